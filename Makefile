@@ -1,0 +1,63 @@
+# kafkaview: `make run` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP_STAMP := $(VENV)/.requirements.stamp
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+ARGS ?=
+
+.PHONY: help setup system-deps jars run broker demo kafka-cli test lint format check clean
+
+help:
+	@echo "make run        local Kafka broker + demo traffic + dashboard at http://127.0.0.1:8000"
+	@echo "make test       lint and the whole test suite against a real broker"
+	@echo "make broker     only the local broker, in the foreground"
+	@echo "make kafka-cli ARGS='consumer-groups --describe --all-groups'   Kafka's own tools"
+
+# Debian packages: Java and Maven for the broker, Chromium for the browser tests.
+system-deps:
+	@missing=""; \
+	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(PIP_STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+jars: $(PIP_STAMP)
+	$(PY) manage.py broker --fetch-only
+
+setup: system-deps $(PIP_STAMP) jars
+
+run: setup
+	$(PY) manage.py runlocal
+
+broker: setup
+	$(PY) manage.py broker
+
+demo: setup
+	$(PY) manage.py demo
+
+kafka-cli: setup
+	$(PY) manage.py kafka_cli $(ARGS)
+
+lint: $(PIP_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(PIP_STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: setup lint
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) .cache staticfiles .pytest_cache .ruff_cache

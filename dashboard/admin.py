@@ -1,0 +1,1 @@
+# The dashboard's models (audit records, lag samples) register here as they arrive.

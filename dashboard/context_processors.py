@@ -1,0 +1,17 @@
+"""Template context shared by every page: the clusters for the switcher."""
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from dashboard.kafka.clusters import clusters_all
+
+
+def clusters(request: HttpRequest) -> dict[str, Any]:
+    configured = clusters_all()
+    match = getattr(request, "resolver_match", None)
+    current = (match.kwargs.get("cluster") if match else None) or configured.default
+    return {
+        "cluster_names": sorted(configured.by_name),
+        "current_cluster": current,
+    }

@@ -1,0 +1,196 @@
+"""Cluster lookup, client factories, error translation and the cluster overview."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from django.conf import settings
+
+from dashboard.kafka.config import ClusterConfig, Clusters
+from dashboard.kafka.errors import ClusterNotFound, ClusterUnavailable, InvalidRequest
+
+T = TypeVar("T")
+
+# Error codes that mean "the cluster is not answering", not "your request is wrong".
+_UNAVAILABLE_CODES = {
+    KafkaError._TRANSPORT,
+    KafkaError._TIMED_OUT,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._RESOLVE,
+    KafkaError._DESTROY,
+    KafkaError.REQUEST_TIMED_OUT,
+    KafkaError.NETWORK_EXCEPTION,
+    KafkaError.BROKER_NOT_AVAILABLE,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+}
+
+_admins: dict[tuple[str, tuple[tuple[str, str], ...]], AdminClient] = {}
+_admins_lock = threading.Lock()
+
+
+def clusters_all() -> Clusters:
+    """Every configured cluster (from settings.KAFKAVIEW_CLUSTERS)."""
+    clusters: Clusters = settings.KAFKAVIEW_CLUSTERS
+    return clusters
+
+
+def cluster_config(*, cluster: str) -> ClusterConfig:
+    """The configuration of one cluster; ClusterNotFound if it is not configured."""
+    try:
+        return clusters_all().by_name[cluster]
+    except KeyError:
+        raise ClusterNotFound(cluster) from None
+
+
+def request_timeout() -> float:
+    """Seconds a single Kafka request may take before the cluster counts as down."""
+    return float(getattr(settings, "KAFKAVIEW_REQUEST_TIMEOUT", 4.0))
+
+
+def admin_client(*, cluster: str) -> AdminClient:
+    """A shared AdminClient for the cluster (created once, reused by every request)."""
+    config = cluster_config(cluster=cluster)
+    conf = config.client_config()
+    key = (cluster, tuple(sorted(conf.items())))
+    with _admins_lock:
+        client = _admins.get(key)
+        if client is None:
+            timeout_ms = str(int(request_timeout() * 1000))
+            client = AdminClient(
+                {
+                    **conf,
+                    "client.id": "kafkaview-admin",
+                    # Fail fast on a dead cluster instead of librdkafka's 30 s default.
+                    "socket.connection.setup.timeout.ms": timeout_ms,
+                    "log_level": 3,
+                }
+            )
+            _admins[key] = client
+    return client
+
+
+def client_config(*, cluster: str, **extra: str | int | bool) -> dict[str, Any]:
+    """librdkafka settings for a producer or consumer of the cluster, plus extras."""
+    return {**cluster_config(cluster=cluster).client_config(), **extra}
+
+
+def translate(exc: BaseException, *, cluster: str) -> Exception:
+    """Turn a confluent_kafka exception into one of our errors."""
+    config = cluster_config(cluster=cluster)
+    error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+    if isinstance(error, KafkaError):
+        if error.code() in _UNAVAILABLE_CODES:
+            return ClusterUnavailable(
+                cluster=cluster, bootstrap_servers=config.bootstrap_servers, detail=error.str()
+            )
+        return InvalidRequest(f"Kafka refused the request: {error.str()}")
+    if isinstance(exc, TimeoutError | KafkaException):
+        return ClusterUnavailable(
+            cluster=cluster,
+            bootstrap_servers=config.bootstrap_servers,
+            detail=str(exc) or "no answer in time",
+        )
+    return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+
+
+def wait(future: Future[T], *, cluster: str, timeout: float | None = None) -> T:
+    """Wait on an admin future, translating errors and bounding the wait."""
+    limit = request_timeout() + 1.0 if timeout is None else timeout
+    try:
+        return future.result(timeout=limit)
+    except KafkaException as exc:
+        raise translate(exc, cluster=cluster) from None
+    except TimeoutError:
+        config = cluster_config(cluster=cluster)
+        raise ClusterUnavailable(
+            cluster=cluster,
+            bootstrap_servers=config.bootstrap_servers,
+            detail=f"no answer within {limit:.0f} s",
+        ) from None
+
+
+def call(fn: Callable[[], T], *, cluster: str) -> T:
+    """Run a blocking client call, translating errors."""
+    try:
+        return fn()
+    except KafkaException as exc:
+        raise translate(exc, cluster=cluster) from None
+
+
+@dataclass(frozen=True)
+class Broker:
+    """A broker of the cluster as its metadata describes it."""
+
+    id: int
+    host: str
+    port: int
+    rack: str | None
+    is_controller: bool
+
+
+@dataclass(frozen=True)
+class ClusterOverview:
+    """What /clusters/<cluster>/ shows: identity, brokers and counts."""
+
+    cluster: str
+    bootstrap_servers: str
+    cluster_id: str | None
+    controller_id: int | None
+    brokers: tuple[Broker, ...]
+    topic_count: int
+    internal_topic_count: int
+    partition_count: int
+    group_count: int
+    read_at: datetime
+
+
+def cluster_overview(*, cluster: str) -> ClusterOverview:
+    """Cluster id, controller, brokers and counts of topics, partitions and groups."""
+    config = cluster_config(cluster=cluster)
+    admin = admin_client(cluster=cluster)
+    timeout_ms = int(request_timeout() * 1000)
+    # Send both admin requests first, then block on metadata, then collect: one round.
+    described = admin.describe_cluster(request_timeout=request_timeout())
+    description = wait(described, cluster=cluster)
+    groups = admin.list_consumer_groups(request_timeout=request_timeout())
+    metadata = call(lambda: admin.list_topics(timeout=timeout_ms / 1000), cluster=cluster)
+    group_listing = wait(groups, cluster=cluster)
+    controller_id = description.controller.id if description.controller else None
+    brokers = tuple(
+        sorted(
+            (
+                Broker(
+                    id=node.id,
+                    host=node.host,
+                    port=node.port,
+                    rack=node.rack or None,
+                    is_controller=node.id == controller_id,
+                )
+                for node in description.nodes
+            ),
+            key=lambda b: b.id,
+        )
+    )
+    internal = sum(1 for name in metadata.topics if name.startswith("__"))
+    return ClusterOverview(
+        cluster=cluster,
+        bootstrap_servers=config.bootstrap_servers,
+        cluster_id=description.cluster_id,
+        controller_id=controller_id,
+        brokers=brokers,
+        topic_count=len(metadata.topics) - internal,
+        internal_topic_count=internal,
+        partition_count=sum(len(t.partitions) for t in metadata.topics.values()),
+        group_count=len(group_listing.valid),
+        read_at=datetime.now(UTC),
+    )

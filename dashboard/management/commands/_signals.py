@@ -1,0 +1,20 @@
+"""Shared by the foreground commands: SIGTERM behaves like Ctrl-C."""
+
+import signal
+import threading
+from types import FrameType
+
+
+def sigterm_as_interrupt() -> None:
+    """Make SIGTERM raise KeyboardInterrupt, so `finally` blocks stop what we started."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
+def wait_forever() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    threading.Event().wait()
