@@ -163,4 +163,4 @@ except ClusterConfigError as exc:
     raise ImproperlyConfigured(f"bad cluster configuration: {exc}") from None
 
 # Seconds one Kafka request may take before the cluster is reported as down.
-KAFKAVIEW_REQUEST_TIMEOUT = float(os.environ.get("KAFKAVIEW_REQUEST_TIMEOUT", "4"))
+KAFKAVIEW_REQUEST_TIMEOUT = float(os.environ.get("KAFKAVIEW_REQUEST_TIMEOUT", "3"))

@@ -54,7 +54,7 @@ def cluster_config(*, cluster: str) -> ClusterConfig:
 
 def request_timeout() -> float:
     """Seconds a single Kafka request may take before the cluster counts as down."""
-    return float(getattr(settings, "KAFKAVIEW_REQUEST_TIMEOUT", 4.0))
+    return float(getattr(settings, "KAFKAVIEW_REQUEST_TIMEOUT", 3.0))
 
 
 def admin_client(*, cluster: str) -> AdminClient:
@@ -105,7 +105,7 @@ def translate(exc: BaseException, *, cluster: str) -> Exception:
 
 def wait(future: Future[T], *, cluster: str, timeout: float | None = None) -> T:
     """Wait on an admin future, translating errors and bounding the wait."""
-    limit = request_timeout() + 1.0 if timeout is None else timeout
+    limit = request_timeout() + 0.5 if timeout is None else timeout
     try:
         return future.result(timeout=limit)
     except KafkaException as exc:
@@ -194,3 +194,9 @@ def cluster_overview(*, cluster: str) -> ClusterOverview:
         group_count=len(group_listing.valid),
         read_at=datetime.now(UTC),
     )
+
+
+def admin_clients_forget() -> None:
+    """Drop the cached admin clients (their threads end once nothing references them)."""
+    with _admins_lock:
+        _admins.clear()

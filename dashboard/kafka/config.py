@@ -92,6 +92,11 @@ def validate_client_settings(
         key = match.group(1) if match else None
         if key is not None and key in secret_keys:
             message = f"invalid value for secret setting {key!r} (value hidden)"
+        # librdkafka may quote a value without naming its key: hide every secret value.
+        for secret_key in secret_keys:
+            value = conf.get(secret_key, "")
+            if value and value in message:
+                message = message.replace(value, "<value hidden>")
         raise ClusterConfigError(
             source=source, key=f"{key_prefix}.{key}" if key else key_prefix, problem=message
         ) from None
