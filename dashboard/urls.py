@@ -6,9 +6,18 @@ from dashboard import views
 
 app_name = "dashboard"
 
+# Group ids may hold any character, '/' included, so they use the path converter.
 urlpatterns = [
     path("", views.index, name="index"),
     path("healthz", views.healthz, name="healthz"),
     path("clusters/<str:cluster>/", views.overview, name="overview"),
+    path("clusters/<str:cluster>/topics/", views.topics, name="topics"),
+    path("clusters/<str:cluster>/topics/<str:topic>/", views.topic, name="topic"),
+    path("clusters/<str:cluster>/groups/", views.groups, name="groups"),
+    path("clusters/<str:cluster>/groups/<path:group>/", views.group, name="group"),
     path("api/clusters/<str:cluster>/", views.api_overview, name="api_overview"),
+    path("api/clusters/<str:cluster>/topics/", views.api_topics, name="api_topics"),
+    path("api/clusters/<str:cluster>/topics/<str:topic>/", views.api_topic, name="api_topic"),
+    path("api/clusters/<str:cluster>/groups/", views.api_groups, name="api_groups"),
+    path("api/clusters/<str:cluster>/groups/<path:group>/", views.api_group, name="api_group"),
 ]

@@ -13,6 +13,8 @@ def sigterm_as_interrupt() -> None:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, handler)
+        # A shell that starts us in the background leaves SIGINT ignored; take it back.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def wait_forever() -> None:

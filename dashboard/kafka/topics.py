@@ -1,0 +1,245 @@
+"""Topics, partitions, watermarks and configs (reads), fetched in one round of futures."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import ConfigResource, ConfigSource, OffsetSpec
+
+from dashboard.kafka.clusters import admin_client, call, request_timeout, wait
+from dashboard.kafka.errors import InvalidRequest, TopicNotFound
+
+# Kafka's rule for topic names (org.apache.kafka.common.internals.Topic).
+TOPIC_NAME_RE = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
+
+
+@dataclass(frozen=True)
+class Watermarks:
+    """The first (low) and next (high, log-end) offsets of a partition."""
+
+    low: int
+    high: int
+
+    @property
+    def messages(self) -> int:
+        return max(self.high - self.low, 0)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One partition: leader, replicas, in-sync replicas and watermarks."""
+
+    partition: int
+    leader: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+    out_of_sync: tuple[int, ...]
+    low: int
+    high: int
+    messages: int
+
+
+@dataclass(frozen=True)
+class TopicSummary:
+    """A row of the topic list."""
+
+    name: str
+    internal: bool
+    partitions: int
+    replication_factor: int
+    messages: int
+    under_replicated: int
+
+
+@dataclass(frozen=True)
+class TopicList:
+    """Every topic of a cluster and when it was read."""
+
+    cluster: str
+    topics: tuple[TopicSummary, ...]
+    read_at: datetime
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    """A topic configuration entry; default values are marked as such."""
+
+    name: str
+    value: str | None
+    is_default: bool
+    source: str
+    sensitive: bool
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic's partitions and configs."""
+
+    cluster: str
+    name: str
+    internal: bool
+    partitions: tuple[Partition, ...]
+    configs: tuple[TopicConfig, ...]
+    messages: int
+    replication_factor: int
+    under_replicated: int
+    read_at: datetime
+
+
+def topic_name_check(name: str) -> None:
+    """InvalidRequest unless the name is a legal Kafka topic name."""
+    if not TOPIC_NAME_RE.match(name) or name in {".", ".."}:
+        raise InvalidRequest(
+            f"{name[:300]!r} is not a valid topic name: use 1-249 letters, digits, '.', '_' or '-'."
+        )
+
+
+def is_internal(name: str) -> bool:
+    """Kafka's internal topics (__consumer_offsets, __transaction_state, ...)."""
+    return name.startswith("__")
+
+
+def watermarks_all(
+    *, cluster: str, partitions: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], Watermarks]:
+    """Low and high watermarks of many partitions: two batched ListOffsets rounds, sent together."""
+    keys = list(partitions)
+    if not keys:
+        return {}
+    admin = admin_client(cluster=cluster)
+    timeout = request_timeout()
+    # librdkafka groups each call's partitions by leader: one request per broker per call.
+    earliest = admin.list_offsets(
+        {TopicPartition(t, p): OffsetSpec.earliest() for t, p in keys}, request_timeout=timeout
+    )
+    latest = admin.list_offsets(
+        {TopicPartition(t, p): OffsetSpec.latest() for t, p in keys}, request_timeout=timeout
+    )
+    low = {(tp.topic, tp.partition): f for tp, f in earliest.items()}
+    high = {(tp.topic, tp.partition): f for tp, f in latest.items()}
+    out: dict[tuple[str, int], Watermarks] = {}
+    for key in keys:
+        out[key] = Watermarks(
+            low=wait(low[key], cluster=cluster).offset,
+            high=wait(high[key], cluster=cluster).offset,
+        )
+    return out
+
+
+def end_offsets(
+    *, cluster: str, partitions: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """Log-end offsets (high watermarks) of many partitions in one batched ListOffsets."""
+    keys = list(partitions)
+    if not keys:
+        return {}
+    admin = admin_client(cluster=cluster)
+    futures = admin.list_offsets(
+        {TopicPartition(t, p): OffsetSpec.latest() for t, p in keys},
+        request_timeout=request_timeout(),
+    )
+    return {(tp.topic, tp.partition): wait(f, cluster=cluster).offset for tp, f in futures.items()}
+
+
+def metadata_topics(*, cluster: str):  # type: ignore[no-untyped-def]
+    """The cluster's topic metadata (confluent objects; for use inside the kafka layer)."""
+    admin = admin_client(cluster=cluster)
+    return call(lambda: admin.list_topics(timeout=request_timeout()), cluster=cluster).topics
+
+
+def topic_list(*, cluster: str, include_internal: bool = False) -> TopicList:
+    """Every topic with partitions, replication factor, message count, under-replicated count."""
+    topics = metadata_topics(cluster=cluster)
+    chosen = {n: t for n, t in topics.items() if include_internal or not is_internal(n)}
+    marks = watermarks_all(
+        cluster=cluster, partitions=((n, p) for n, t in chosen.items() for p in t.partitions)
+    )
+    rows = []
+    for name, meta in chosen.items():
+        parts = meta.partitions.values()
+        rows.append(
+            TopicSummary(
+                name=name,
+                internal=is_internal(name),
+                partitions=len(meta.partitions),
+                replication_factor=max((len(p.replicas) for p in parts), default=0),
+                messages=sum(marks[(name, p.id)].messages for p in parts),
+                under_replicated=sum(1 for p in parts if len(p.isrs) < len(p.replicas)),
+            )
+        )
+    rows.sort(key=lambda r: r.name)
+    return TopicList(cluster=cluster, topics=tuple(rows), read_at=datetime.now(UTC))
+
+
+def _source_name(source: object) -> str:
+    if isinstance(source, ConfigSource):
+        return source.name.lower()
+    try:
+        return ConfigSource(source).name.lower()
+    except ValueError:
+        return "unknown"
+
+
+def topic_detail(*, cluster: str, topic: str) -> Topic:
+    """A topic's partitions (leader, replicas, ISR, watermarks) and configs."""
+    topic_name_check(topic)
+    admin = admin_client(cluster=cluster)
+    timeout = request_timeout()
+    configs_future = admin.describe_configs(
+        [ConfigResource("TOPIC", topic)], request_timeout=timeout
+    )
+    topics = call(lambda: admin.list_topics(topic=topic, timeout=timeout), cluster=cluster).topics
+    meta = topics.get(topic)
+    if meta is None or (meta.error is not None and meta.error.code() == 3):  # UNKNOWN_TOPIC
+        for f in configs_future.values():
+            f.cancel()
+        raise TopicNotFound(cluster=cluster, topic=topic)
+    marks = watermarks_all(cluster=cluster, partitions=((topic, p) for p in meta.partitions))
+    partitions = []
+    for pid in sorted(meta.partitions):
+        p = meta.partitions[pid]
+        w = marks[(topic, pid)]
+        partitions.append(
+            Partition(
+                partition=pid,
+                leader=p.leader,
+                replicas=tuple(p.replicas),
+                isr=tuple(p.isrs),
+                out_of_sync=tuple(r for r in p.replicas if r not in p.isrs),
+                low=w.low,
+                high=w.high,
+                messages=w.messages,
+            )
+        )
+    entries = next(iter(configs_future.values()))
+    raw = wait(entries, cluster=cluster)
+    configs = tuple(
+        sorted(
+            (
+                TopicConfig(
+                    name=name,
+                    value=None if entry.is_sensitive else entry.value,
+                    is_default=bool(entry.is_default),
+                    source=_source_name(entry.source),
+                    sensitive=bool(entry.is_sensitive),
+                )
+                for name, entry in raw.items()
+            ),
+            key=lambda c: (c.is_default, c.name),
+        )
+    )
+    return Topic(
+        cluster=cluster,
+        name=topic,
+        internal=is_internal(topic),
+        partitions=tuple(partitions),
+        configs=configs,
+        messages=sum(p.messages for p in partitions),
+        replication_factor=max((len(p.replicas) for p in partitions), default=0),
+        under_replicated=sum(1 for p in partitions if p.out_of_sync),
+        read_at=datetime.now(UTC),
+    )

@@ -1,0 +1,71 @@
+"""Template helpers: sortable column headers, state badges, lag emphasis."""
+
+from __future__ import annotations
+
+from django import template
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+register = template.Library()
+
+STATE_BADGE = {
+    "stable": "ok",
+    "empty": "",
+    "dead": "bad",
+    "unknown": "bad",
+    "preparing_rebalancing": "warn",
+    "completing_rebalancing": "warn",
+    "assigning": "warn",
+    "reconciling": "warn",
+}
+
+
+@register.simple_tag(takes_context=True)
+def sort_header(context: template.Context, field: str, label: str, numeric: bool = False) -> str:
+    """A <th> whose link sorts by field, flipping direction when it is already the sort."""
+    request: HttpRequest = context["request"]
+    params = request.GET.copy()
+    current = context.get("query")
+    descending = False
+    arrow = ""
+    if current is not None and current.sort == field:
+        descending = not current.descending
+        arrow = " ▼" if current.descending else " ▲"
+    elif numeric:
+        descending = True  # numbers are most useful biggest first
+    params["sort"] = field
+    params["dir"] = "desc" if descending else "asc"
+    css = "num" if numeric else ""
+    aria = ""
+    if arrow:
+        aria = "descending" if current.descending else "ascending"
+    return format_html(
+        '<th class="{}" {}><a href="?{}">{}{}</a></th>',
+        css,
+        format_html('aria-sort="{}"', aria) if aria else "",
+        params.urlencode(),
+        label,
+        arrow,
+    )
+
+
+@register.filter
+def state_badge(state: str) -> str:
+    """A badge for a group state (rebalancing states stand out)."""
+    return format_html(
+        '<span class="badge {}">{}</span>', STATE_BADGE.get(state, ""), state.replace("_", " ")
+    )
+
+
+@register.filter
+def lag_class(lag: int | None) -> str:
+    """CSS class that makes large lag stand out."""
+    if lag is None:
+        return "lag-none"
+    if lag <= 0:
+        return "lag-zero"
+    if lag >= 10_000:
+        return "lag-high"
+    if lag >= 100:
+        return "lag-mid"
+    return "lag-low"
