@@ -159,3 +159,24 @@ def test_secrets_never_reach_a_page_or_the_log(logged_in, kafka_broker, caplog) 
     assert secret not in page.content.decode()
     assert secret not in api.content.decode()
     assert secret not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/clusters/down/topics/",
+        "/clusters/down/topics/some-topic/",
+        "/clusters/down/groups/",
+        "/clusters/down/groups/some-group/",
+        "/api/clusters/down/groups/",
+    ],
+)
+def test_every_page_of_a_down_cluster_is_a_503(logged_in, kafka_broker, path) -> None:
+    down = ClusterConfig(name="down", bootstrap_servers=f"127.0.0.1:{free_port()}")
+    with override_settings(
+        KAFKAVIEW_CLUSTERS=clusters_for(kafka_broker.bootstrap_servers, down=down),
+        KAFKAVIEW_REQUEST_TIMEOUT=1.0,  # the 5 s promise is tested above; keep this one quick
+    ):
+        response = logged_in.get(path)
+    assert response.status_code == 503
+    assert down.bootstrap_servers in response.content.decode()

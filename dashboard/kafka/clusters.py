@@ -127,6 +127,20 @@ def call(fn: Callable[[], T], *, cluster: str) -> T:
         raise translate(exc, cluster=cluster) from None
 
 
+def groups_listed(*, cluster: str, future: Future[Any] | None = None) -> list[Any]:
+    """The cluster's consumer group listings; our error if any broker could not list its groups."""
+    if future is None:
+        future = admin_client(cluster=cluster).list_consumer_groups(
+            request_timeout=request_timeout()
+        )
+    listed = wait(future, cluster=cluster)
+    # A broker that does not answer shows up in .errors, not as an exception: an
+    # incomplete list would silently hide groups, so it is an error too.
+    if listed.errors:
+        raise translate(KafkaException(listed.errors[0]), cluster=cluster)
+    return list(listed.valid)
+
+
 @dataclass(frozen=True)
 class Broker:
     """A broker of the cluster as its metadata describes it."""
@@ -164,7 +178,7 @@ def cluster_overview(*, cluster: str) -> ClusterOverview:
     description = wait(described, cluster=cluster)
     groups = admin.list_consumer_groups(request_timeout=request_timeout())
     metadata = call(lambda: admin.list_topics(timeout=timeout_ms / 1000), cluster=cluster)
-    group_listing = wait(groups, cluster=cluster)
+    group_listing = groups_listed(cluster=cluster, future=groups)
     controller_id = description.controller.id if description.controller else None
     brokers = tuple(
         sorted(
@@ -191,7 +205,7 @@ def cluster_overview(*, cluster: str) -> ClusterOverview:
         topic_count=len(metadata.topics) - internal,
         internal_topic_count=internal,
         partition_count=sum(len(t.partitions) for t in metadata.topics.values()),
-        group_count=len(group_listing.valid),
+        group_count=len(group_listing),
         read_at=datetime.now(UTC),
     )
 

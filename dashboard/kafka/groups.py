@@ -23,7 +23,13 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import OffsetSpec
 
-from dashboard.kafka.clusters import admin_client, request_timeout, translate, wait
+from dashboard.kafka.clusters import (
+    admin_client,
+    groups_listed,
+    request_timeout,
+    translate,
+    wait,
+)
 from dashboard.kafka.errors import GroupNotFound, InvalidRequest
 from dashboard.kafka.topics import metadata_topics
 
@@ -233,9 +239,7 @@ def _lag(committed: int | None, end: int | None) -> int | None:
 
 def _all_groups(*, cluster: str) -> tuple[list[_Raw], dict[tuple[str, int], int | None]]:
     """Every listed group's raw data plus the log-end offsets of every partition involved."""
-    admin = admin_client(cluster=cluster)
-    listed = wait(admin.list_consumer_groups(request_timeout=request_timeout()), cluster=cluster)
-    listing = {g.group_id: g for g in listed.valid}
+    listing = {g.group_id: g for g in groups_listed(cluster=cluster)}
     raws = _fetch(cluster=cluster, group_ids=sorted(listing), listing=listing)
     involved: set[tuple[str, int]] = set()
     for raw in raws:
@@ -287,8 +291,7 @@ def group_detail(*, cluster: str, group: str) -> Group:
     admin = admin_client(cluster=cluster)
     listed_future = admin.list_consumer_groups(request_timeout=request_timeout())
     (raw,) = _fetch(cluster=cluster, group_ids=[group])
-    listed = wait(listed_future, cluster=cluster)
-    listing = {g.group_id: g for g in listed.valid}
+    listing = {g.group_id: g for g in groups_listed(cluster=cluster, future=listed_future)}
     members = _members(raw.description)
     state = _state(raw)
     if group not in listing and not raw.committed and not members and state in {"dead", "unknown"}:
