@@ -49,12 +49,21 @@ CLI_TOOLS = {
 # The JVM is tuned for a small test/dev box: short-lived, two cores, little heap.
 JVM_FLAGS = (
     "-Xms128m",
-    "-Xmx512m",
     "-XX:+UseSerialGC",
     "-XX:TieredStopAtLevel=1",
     "-Djava.awt.headless=true",
 )
 CLI_JVM_FLAGS = ("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+# What the tarball's kafka-run-class.sh gives a tool: for fair comparisons in bench/.
+TARBALL_CLI_JVM_FLAGS = (
+    "-Xmx256M",
+    "-server",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-Djava.awt.headless=true",
+)
 
 _PR_SET_PDEATHSIG = 1
 
@@ -138,7 +147,12 @@ def die_with_parent() -> None:
 
 
 def cli_run(
-    tool: str, args: Sequence[str], *, timeout: float = 120, check: bool = False
+    tool: str,
+    args: Sequence[str],
+    *,
+    timeout: float = 120,
+    check: bool = False,
+    jvm_flags: Sequence[str] = CLI_JVM_FLAGS,
 ) -> subprocess.CompletedProcess[str]:
     """Run one of Kafka's CLI tools (e.g. "consumer-groups") from the broker's classpath."""
     if tool not in CLI_TOOLS:
@@ -146,7 +160,7 @@ def cli_run(
     lib = jars_ensure()
     cmd = [
         java_bin(),
-        *CLI_JVM_FLAGS,
+        *jvm_flags,
         f"-Dlog4j2.configurationFile={LOG4J}",
         "-cp",
         f"{lib}/*",
@@ -179,8 +193,10 @@ class LocalBroker:
         port: int | None = None,
         controller_port: int | None = None,
         extra_properties: dict[str, str] | None = None,
+        heap: str = "512m",
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.heap = heap
         self.port = port or free_port()
         self.controller_port = controller_port or free_port()
         while self.controller_port == self.port:
@@ -291,6 +307,7 @@ class LocalBroker:
                 [
                     java_bin(),
                     *JVM_FLAGS,
+                    f"-Xmx{self.heap}",
                     f"-Dlog4j2.configurationFile={LOG4J}",
                     "-cp",
                     f"{lib}/*",
