@@ -59,11 +59,18 @@ def main() -> None:
                 for p in range(args.partitions)
             ]
             requests.append(ConsumerGroupTopicPartitions(g, parts))
-        # One group per call: send them all, then wait.
-        pending = [admin.alter_consumer_group_offsets([r]) for r in requests]
-        for futures in pending:
-            for f in futures.values():
-                f.result(timeout=120)
+        # One group per call: send them all, then wait. A partition's error comes back in
+        # the result, not as an exception: send the groups that had one again.
+        for _attempt in range(5):
+            pending = [(r, admin.alter_consumer_group_offsets([r])) for r in requests]
+            failed = []
+            for r, futures in pending:
+                for f in futures.values():
+                    if any(tp.error for tp in f.result(timeout=120).topic_partitions):
+                        failed.append(r)
+            requests = failed
+            if not requests:
+                break
         print(
             f"# {args.groups} groups x {args.partitions} partitions "
             f"({args.groups * args.partitions} committed offsets) on {args.topics} topics",

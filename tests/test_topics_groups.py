@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
 
@@ -291,3 +293,51 @@ def test_group_ids_with_odd_characters(logged_in, kafka_broker, make_topic) -> N
         page = logged_in.get(f"/clusters/local/groups/{quoted}/")
         assert page.status_code == 200
         assert "<script>alert(1)</script>" not in page.content.decode()
+
+
+def test_a_rebalancing_group_shows_its_state(logged_in, kafka_broker, make_topic) -> None:
+    topic = make_topic("rebalance", partitions=2)
+    group = unique("rebalancing")
+    conf = {
+        "bootstrap.servers": kafka_broker.bootstrap_servers,
+        "group.id": group,
+        "session.timeout.ms": 6000,
+        "max.poll.interval.ms": 20000,
+    }
+    first = Consumer(conf)
+    first.subscribe([topic])
+    for _ in range(50):
+        first.poll(0.2)
+        if first.assignment():
+            break
+    assert first.assignment()
+    # A second member joins while the first stops polling: the group must wait for the
+    # first to rejoin, and sits in a rebalancing state meanwhile.
+    second = Consumer(conf)
+    second.subscribe([topic])
+    stop = threading.Event()
+
+    def keep_polling() -> None:
+        while not stop.is_set():
+            second.poll(0.2)
+
+    poller = threading.Thread(target=keep_polling)
+    poller.start()
+    try:
+        state, page = None, None
+        for _ in range(40):
+            data = logged_in.get(f"/api/clusters/local/groups/{group}/").json()
+            state = data["state"]
+            if data["rebalancing"]:
+                page = logged_in.get(f"/clusters/local/groups/{group}/")
+                break
+            time.sleep(0.2)
+        assert state in {"preparing_rebalancing", "completing_rebalancing"}
+        assert page is not None
+        assert page.status_code == 200
+        assert "The group is rebalancing" in page.content.decode()
+    finally:
+        stop.set()
+        poller.join()
+        second.close()
+        first.close()
