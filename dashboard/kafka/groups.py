@@ -19,7 +19,6 @@ from confluent_kafka import (
     ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
-    TopicPartition,
 )
 from confluent_kafka.admin import OffsetSpec
 
@@ -31,7 +30,7 @@ from dashboard.kafka.clusters import (
     wait,
 )
 from dashboard.kafka.errors import GroupNotFound, InvalidRequest
-from dashboard.kafka.topics import metadata_topics
+from dashboard.kafka.topics import metadata_topics, offsets_send
 
 # States in which the group's members hold no settled assignment.
 REBALANCING = {"preparing_rebalancing", "completing_rebalancing", "assigning", "reconciling"}
@@ -182,19 +181,12 @@ def _offsets_tolerant(
     *, cluster: str, keys: Iterable[tuple[str, int]], spec: OffsetSpec
 ) -> dict[tuple[str, int], int | None]:
     """Offsets by spec; None for a partition Kafka no longer knows (e.g. a deleted topic)."""
-    wanted = list(dict.fromkeys(keys))
-    if not wanted:
-        return {}
-    admin = admin_client(cluster=cluster)
-    futures = admin.list_offsets(
-        {TopicPartition(t, p): spec for t, p in wanted}, request_timeout=request_timeout()
-    )
     out: dict[tuple[str, int], int | None] = {}
-    for tp, future in futures.items():
+    for key, future in offsets_send(cluster=cluster, keys=keys, spec=spec).items():
         try:
-            out[(tp.topic, tp.partition)] = wait(future, cluster=cluster).offset
+            out[key] = wait(future, cluster=cluster).offset
         except InvalidRequest:
-            out[(tp.topic, tp.partition)] = None
+            out[key] = None
     return out
 
 
