@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from dashboard.jsonutil import to_json
+from dashboard.kafka.errors import KafkaViewError
+from dashboard.kafka.tail import TailSession, tail_plan, tail_request
+from dashboard.middleware import error_kind
 
 # Close code for an unauthenticated socket (4000-4999 are free for applications).
 CLOSE_UNAUTHENTICATED = 4401
@@ -29,9 +36,133 @@ class LoginRequiredJsonConsumer(AsyncJsonWebsocketConsumer):
 
 
 class TailConsumer(LoginRequiredJsonConsumer):
-    """Live tail of a topic; the streaming itself arrives with the tail issue."""
+    """Live tail of a topic: start/pause/resume/stop/ack in, started/batch/stats/error out.
+
+    Records leave in batches at most FRAME_INTERVAL apart, and at most WINDOW batches
+    may be unacknowledged: a browser that stops reading stops being sent to, and the
+    session's bounded buffer drops (and counts) the oldest records instead of
+    letting memory grow.
+    """
+
+    FRAME_INTERVAL = 0.05  # at most ~20 frames a second
+    STATS_INTERVAL = 1.0
+    WINDOW = 4
 
     async def on_open(self) -> None:
-        # Until the tail is built, say so plainly rather than leave the socket silent.
-        await self.send_error("The live tail is not available in this version yet.")
-        await self.close()
+        self.cluster = self.scope["url_route"]["kwargs"]["cluster"]
+        self.topic = self.scope["url_route"]["kwargs"]["topic"]
+        self.session: TailSession | None = None
+        self.sender: asyncio.Task[None] | None = None
+        self.seq = 0
+        self.acked = 0
+        await self.send_json({"type": "hello", "cluster": self.cluster, "topic": self.topic})
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict):
+            await self.send_error("Send JSON objects with a type: start, pause, resume, stop, ack.")
+            return
+        kind = content.get("type")
+        if kind == "start":
+            await self.start_tail(content)
+        elif kind == "ack":
+            seq = content.get("seq")
+            if isinstance(seq, int) and not isinstance(seq, bool):
+                self.acked = max(self.acked, min(seq, self.seq))
+        elif kind in {"pause", "resume"}:
+            if self.session is None:
+                await self.send_error(f"Nothing to {kind}: start a tail first.")
+                return
+            (self.session.pause if kind == "pause" else self.session.resume)()
+            await self.send_stats()
+        elif kind == "stop":
+            await self.stop_tail()
+            await self.send_json({"type": "stopped"})
+        else:
+            await self.send_error(f"Unknown message type {str(kind)[:40]!r}.")
+
+    async def decode_json(self, text_data: str) -> Any:
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None
+
+    async def start_tail(self, params: dict[str, Any]) -> None:
+        await self.stop_tail()
+        try:
+            request = tail_request(topic=self.topic, params=params)
+            starts = await asyncio.to_thread(tail_plan, cluster=self.cluster, request=request)
+            session = TailSession(cluster=self.cluster, request=request, starts=starts)
+            await asyncio.to_thread(session.start)
+        except KafkaViewError as exc:
+            await self.send_error(str(exc), error=error_kind(exc))
+            return
+        self.session = session
+        self.seq = self.acked = 0
+        await self.send_json(
+            {
+                "type": "started",
+                "topic": self.topic,
+                "start": request.start,
+                "partitions": to_json(starts),
+                "filter": to_json(request.filter),
+            }
+        )
+        self.sender = asyncio.create_task(self.send_loop(session))
+
+    async def send_loop(self, session: TailSession) -> None:
+        next_stats = 0.0
+        loop = asyncio.get_running_loop()
+        last_error: str | None = None
+        while True:
+            await asyncio.sleep(self.FRAME_INTERVAL)
+            if self.seq - self.acked < self.WINDOW:
+                records = session.drain()
+                if records:
+                    self.seq += 1
+                    await self.send_json(
+                        {"type": "batch", "seq": self.seq, "records": to_json(records)}
+                    )
+            if session.stats.error != last_error:
+                last_error = session.stats.error
+                if last_error:
+                    await self.send_error(
+                        f"Cluster {self.cluster!r} is not answering ({last_error}); "
+                        "the tail goes on where it was when it is back.",
+                        error="cluster_unavailable",
+                    )
+            now = loop.time()
+            if now >= next_stats:
+                next_stats = now + self.STATS_INTERVAL
+                await self.send_stats()
+
+    async def send_stats(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        stats = session.stats
+        await self.send_json(
+            {
+                "type": "stats",
+                "state": stats.state,
+                "consumed": stats.consumed,
+                "matched": stats.matched,
+                "delivered": stats.delivered,
+                "dropped": stats.dropped,
+                "buffered": session.buffered(),
+                "error": stats.error,
+            }
+        )
+
+    async def stop_tail(self) -> None:
+        if self.sender is not None:
+            self.sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.sender
+            self.sender = None
+        if self.session is not None:
+            session, self.session = self.session, None
+            await asyncio.to_thread(session.stop)
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "session"):
+            await self.stop_tail()

@@ -49,13 +49,22 @@ ERROR_STATUS: list[tuple[type[KafkaViewError], int, str]] = [
 ]
 
 
-def error_response(request: HttpRequest, exc: KafkaViewError) -> HttpResponse:
-    """The page or JSON body for one of the kafka layer's errors."""
-    status, kind = 500, "error"
+def error_status(exc: KafkaViewError) -> tuple[int, str]:
+    """HTTP status and error type name for one of the kafka layer's errors."""
     for cls, code, name in ERROR_STATUS:
         if isinstance(exc, cls):
-            status, kind = code, name
-            break
+            return code, name
+    return 500, "error"
+
+
+def error_kind(exc: KafkaViewError) -> str:
+    """The error type name used in JSON bodies and websocket error frames."""
+    return error_status(exc)[1]
+
+
+def error_response(request: HttpRequest, exc: KafkaViewError) -> HttpResponse:
+    """The page or JSON body for one of the kafka layer's errors."""
+    status, kind = error_status(exc)
     body: dict[str, Any] = {"type": kind, "message": str(exc)}
     if isinstance(exc, ClusterUnavailable):
         body.update(cluster=exc.cluster, tried=exc.bootstrap_servers, detail=exc.detail)

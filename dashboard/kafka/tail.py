@@ -1,0 +1,440 @@
+"""Tail sessions: assign + seek (no group, no commits), a poll thread, a bounded buffer.
+
+A TailSession reads with its own Consumer that never subscribes and never commits,
+so tailing shows up in no consumer group and moves no offsets. Its poll loop runs
+in a thread and appends rendered records to a buffer bounded by count and bytes;
+when the reader (a websocket) falls behind, the oldest records are dropped and
+counted. The websocket side drains the buffer in batches.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from confluent_kafka import (
+    TIMESTAMP_CREATE_TIME,
+    TIMESTAMP_LOG_APPEND_TIME,
+    Consumer,
+    KafkaError,
+    TopicPartition,
+)
+from confluent_kafka.admin import OffsetSpec
+
+from dashboard.kafka.clusters import call, client_config, request_timeout, wait
+from dashboard.kafka.errors import InvalidRequest, TopicNotFound
+from dashboard.kafka.render import DEFAULT_CAP, Rendered, render_bytes, searchable
+from dashboard.kafka.topics import (
+    metadata_topics,
+    offsets_send,
+    topic_name_check,
+    watermarks_all,
+)
+
+START_MODES = ("latest", "earliest", "offset", "timestamp", "last")
+FILTER_ON = ("any", "key", "value")
+MAX_LAST = 10_000
+MAX_FILTER = 500
+# Buffer bounds per tail: the browser keeps 500 rows; this is what a slow reader may owe.
+BUFFER_RECORDS = 2_000
+BUFFER_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TailFilter:
+    """A server-side filter on key, value or either: substring or regular expression."""
+
+    text: str = ""
+    regex: bool = False
+    on: str = "any"
+
+    def matcher(self) -> Callable[[bytes | None, bytes | None], bool] | None:
+        """A predicate over (key, value), or None when nothing is filtered."""
+        if not self.text:
+            return None
+        if self.regex:
+            pattern = re.compile(self.text)
+
+            def found(s: str) -> bool:
+                return pattern.search(s) is not None
+        else:
+            needle = self.text
+
+            def found(s: str) -> bool:
+                return needle in s
+
+        on = self.on
+
+        def match(key: bytes | None, value: bytes | None) -> bool:
+            if on in ("any", "key") and found(searchable(key)):
+                return True
+            return on in ("any", "value") and found(searchable(value))
+
+        return match
+
+
+@dataclass(frozen=True)
+class TailRequest:
+    """Where a tail starts, which partitions it reads, and what it keeps."""
+
+    topic: str
+    start: str = "latest"
+    offset: int | None = None
+    timestamp_ms: int | None = None
+    last: int | None = None
+    partitions: tuple[int, ...] | None = None
+    filter: TailFilter = field(default_factory=TailFilter)
+
+
+@dataclass(frozen=True)
+class PartitionStart:
+    """Where one partition's tail starts, with its watermarks at that moment."""
+
+    partition: int
+    offset: int
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
+class TailRecord:
+    """One message as shown in the tail."""
+
+    partition: int
+    offset: int
+    timestamp: int | None
+    timestamp_type: str
+    key: Rendered
+    value: Rendered
+    headers: tuple[tuple[str, Rendered], ...]
+
+    def weight(self) -> int:
+        """Approximate bytes the record holds once rendered."""
+        return (
+            64
+            + len(self.key.text)
+            + len(self.value.text)
+            + sum(len(n) + len(v.text) for n, v in self.headers)
+        )
+
+
+def _int(value: Any, name: str, *, minimum: int = 0) -> int:
+    if isinstance(value, bool):
+        raise InvalidRequest(f"{name} must be a whole number.")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidRequest(f"{name} must be a whole number, not {str(value)[:40]!r}.") from None
+    if number < minimum:
+        raise InvalidRequest(f"{name} must be at least {minimum}.")
+    return number
+
+
+def _timestamp_ms(value: Any) -> int:
+    """Milliseconds since the epoch from a number or an ISO 8601 date-time."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(
+            f"timestamp {text[:40]!r} is neither milliseconds since the epoch nor an ISO 8601 "
+            "date-time such as 2026-11-24T16:00:00Z."
+        ) from None
+    if parsed.tzinfo is None:
+        raise InvalidRequest("timestamp needs a time zone, e.g. 2026-11-24T16:00:00Z.")
+    return int(parsed.timestamp() * 1000)
+
+
+def tail_request(*, topic: str, params: Mapping[str, Any]) -> TailRequest:
+    """Validate a client's start parameters; InvalidRequest with a clear message otherwise."""
+    topic_name_check(topic)
+    start = str(params.get("start") or "latest")
+    if start not in START_MODES:
+        raise InvalidRequest(f"start must be one of {', '.join(START_MODES)}.")
+    offset = timestamp = last = None
+    if start == "offset":
+        offset = _int(params.get("offset"), "offset")
+    elif start == "timestamp":
+        timestamp = _timestamp_ms(params.get("timestamp"))
+    elif start == "last":
+        last = _int(params.get("last", 100), "last", minimum=1)
+        if last > MAX_LAST:
+            raise InvalidRequest(f"last may be at most {MAX_LAST} messages per partition.")
+    raw_parts = params.get("partitions")
+    partitions = None
+    if raw_parts not in (None, "", [], "all"):
+        if not isinstance(raw_parts, list):
+            raise InvalidRequest("partitions must be a list of partition numbers, or omitted.")
+        partitions = tuple(sorted({_int(p, "partition") for p in raw_parts}))
+    raw_filter = params.get("filter") or {}
+    if not isinstance(raw_filter, Mapping):
+        raise InvalidRequest("filter must be an object with text, regex and on.")
+    text = str(raw_filter.get("text") or "")
+    if len(text) > MAX_FILTER:
+        raise InvalidRequest(f"filter text may be at most {MAX_FILTER} characters.")
+    on = str(raw_filter.get("on") or "any")
+    if on not in FILTER_ON:
+        raise InvalidRequest(f"filter.on must be one of {', '.join(FILTER_ON)}.")
+    tail_filter = TailFilter(text=text, regex=bool(raw_filter.get("regex")), on=on)
+    try:
+        tail_filter.matcher()
+    except re.error as exc:
+        raise InvalidRequest(f"filter is not a valid regular expression: {exc}.") from None
+    return TailRequest(
+        topic=topic,
+        start=start,
+        offset=offset,
+        timestamp_ms=timestamp,
+        last=last,
+        partitions=partitions,
+        filter=tail_filter,
+    )
+
+
+def tail_plan(*, cluster: str, request: TailRequest) -> tuple[PartitionStart, ...]:
+    """Resolve where every partition starts; TopicNotFound or InvalidRequest on bad input."""
+    topics = metadata_topics(cluster=cluster)
+    meta = topics.get(request.topic)
+    if meta is None or (meta.error is not None and meta.error.code() == 3):
+        raise TopicNotFound(cluster=cluster, topic=request.topic)
+    existing = sorted(meta.partitions)
+    chosen = list(request.partitions) if request.partitions is not None else existing
+    unknown = [p for p in chosen if p not in meta.partitions]
+    if unknown:
+        raise InvalidRequest(
+            f"partition {unknown[0]} does not exist: {request.topic!r} has partitions "
+            f"0-{len(existing) - 1}."
+        )
+    if not chosen:
+        raise InvalidRequest("choose at least one partition.")
+    keys = [(request.topic, p) for p in chosen]
+    marks = watermarks_all(cluster=cluster, partitions=keys)
+    by_time: dict[tuple[str, int], int] = {}
+    if request.start == "timestamp" and request.timestamp_ms is not None:
+        futures = offsets_send(
+            cluster=cluster, keys=keys, spec=OffsetSpec.for_timestamp(request.timestamp_ms)
+        )
+        by_time = {k: wait(f, cluster=cluster).offset for k, f in futures.items()}
+    starts = []
+    for key in keys:
+        w = marks[key]
+        if request.start == "earliest":
+            offset = w.low
+        elif request.start == "latest":
+            offset = w.high
+        elif request.start == "last":
+            offset = max(w.high - (request.last or 0), w.low)
+        elif request.start == "offset":
+            offset = request.offset if request.offset is not None else w.high
+            if not w.low <= offset <= w.high:
+                raise InvalidRequest(
+                    f"offset {offset} is out of range for partition {key[1]}: "
+                    f"it holds offsets {w.low} to {w.high} (the next to be written)."
+                )
+        else:
+            # No message at or after the time: start at the end, as Kafka's reset tool does.
+            found = by_time.get(key, -1)
+            offset = found if found >= 0 else w.high
+        starts.append(PartitionStart(partition=key[1], offset=offset, low=w.low, high=w.high))
+    return tuple(starts)
+
+
+def _timestamp_type(kind: int) -> str:
+    if kind == TIMESTAMP_CREATE_TIME:
+        return "create_time"
+    if kind == TIMESTAMP_LOG_APPEND_TIME:
+        return "log_append_time"
+    return "none"
+
+
+def tail_record(msg: Any, *, cap: int = DEFAULT_CAP) -> TailRecord:
+    """A consumed confluent Message -> TailRecord (rendered, capped)."""
+    kind, ts = msg.timestamp()
+    headers = tuple((str(n), render_bytes(v, cap=cap)) for n, v in (msg.headers() or []))
+    return TailRecord(
+        partition=msg.partition(),
+        offset=msg.offset(),
+        timestamp=ts if kind != 0 else None,
+        timestamp_type=_timestamp_type(kind),
+        key=render_bytes(msg.key(), cap=cap),
+        value=render_bytes(msg.value(), cap=cap),
+        headers=headers,
+    )
+
+
+@dataclass
+class TailStats:
+    """Counters of a tail session."""
+
+    consumed: int = 0
+    matched: int = 0
+    delivered: int = 0
+    dropped: int = 0
+    state: str = "starting"
+    error: str | None = None
+
+
+class TailSession:
+    """One live tail: a Consumer in a thread feeding a bounded buffer."""
+
+    def __init__(
+        self,
+        *,
+        cluster: str,
+        request: TailRequest,
+        starts: Sequence[PartitionStart],
+        max_records: int = BUFFER_RECORDS,
+        max_bytes: int = BUFFER_BYTES,
+    ) -> None:
+        self.cluster = cluster
+        self.request = request
+        self.starts = tuple(starts)
+        self.max_records = max_records
+        self.max_bytes = max_bytes
+        self.stats = TailStats()
+        self._buffer: deque[TailRecord] = deque()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._paused = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._match = request.filter.matcher()
+
+    def start(self) -> None:
+        """Create the consumer, assign the partitions at their start offsets, start polling."""
+        conf = client_config(
+            cluster=self.cluster,
+            # A group id is required by the client, but assign() never joins a group and
+            # nothing is committed, so the tail is invisible to consumer-group tooling.
+            **{
+                "group.id": f"kafkaview-tail-{uuid.uuid4().hex}",
+                "client.id": "kafkaview-tail",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                # When retention deletes the position, go on from the oldest message left.
+                "auto.offset.reset": "earliest",
+                "fetch.wait.max.ms": 100,
+                "queued.max.messages.kbytes": 4096,
+                "fetch.max.bytes": 4 * 1024 * 1024,
+                "socket.connection.setup.timeout.ms": int(request_timeout() * 1000),
+                "log_level": 3,
+            },
+        )
+        consumer = Consumer(conf)
+        call(
+            lambda: consumer.assign(
+                [TopicPartition(self.request.topic, s.partition, s.offset) for s in self.starts]
+            ),
+            cluster=self.cluster,
+        )
+        self._thread = threading.Thread(
+            target=self._run, args=(consumer,), name=f"tail-{self.request.topic}", daemon=True
+        )
+        self.stats.state = "running"
+        self._thread.start()
+
+    def _run(self, consumer: Consumer) -> None:
+        paused = False
+        probe_at = 0.0
+        try:
+            while not self._stop.is_set():
+                if self._paused.is_set() != paused:
+                    paused = self._paused.is_set()
+                    assignment = consumer.assignment()
+                    (consumer.pause if paused else consumer.resume)(assignment)
+                    self.stats.state = "paused" if paused else "running"
+                messages = consumer.consume(num_messages=500, timeout=0.1)
+                for msg in messages:
+                    error = msg.error()
+                    if error is not None:
+                        if error.code() != KafkaError._PARTITION_EOF:
+                            self.stats.error = error.str()
+                            self.stats.state = "unavailable"
+                        continue
+                    self._take(msg)
+                if self.stats.state == "unavailable":
+                    # librdkafka reconnects and fetches on by itself; ask for metadata now
+                    # and then, to learn that the broker is back even on an idle topic.
+                    now = time.monotonic()
+                    if messages and not any(m.error() for m in messages):
+                        self._recovered(paused)
+                    elif now >= probe_at:
+                        probe_at = now + 1.0
+                        try:
+                            consumer.list_topics(self.request.topic, timeout=1.0)
+                            self._recovered(paused)
+                        except Exception:  # still down: try again in a second
+                            pass
+        finally:
+            consumer.close()
+
+    def _recovered(self, paused: bool) -> None:
+        self.stats.state = "paused" if paused else "running"
+        self.stats.error = None
+
+    def _take(self, msg: Any) -> None:
+        self.stats.consumed += 1
+        if self._match is not None and not self._match(msg.key(), msg.value()):
+            return
+        record = tail_record(msg)
+        self.stats.matched += 1
+        weight = record.weight()
+        with self._lock:
+            self._buffer.append(record)
+            self._bytes += weight
+            # Bounded memory: a reader that falls behind loses the oldest records, counted.
+            while len(self._buffer) > self.max_records or self._bytes > self.max_bytes:
+                old = self._buffer.popleft()
+                self._bytes -= old.weight()
+                self.stats.dropped += 1
+
+    def drain(self, *, max_records: int = 1000, max_bytes: int = 512 * 1024) -> list[TailRecord]:
+        """Take up to max_records (and about max_bytes) from the buffer, oldest first."""
+        out: list[TailRecord] = []
+        size = 0
+        with self._lock:
+            while self._buffer and len(out) < max_records and size < max_bytes:
+                record = self._buffer.popleft()
+                weight = record.weight()
+                self._bytes -= weight
+                size += weight
+                out.append(record)
+        self.stats.delivered += len(out)
+        return out
+
+    def buffered(self) -> int:
+        """Records waiting for the reader."""
+        with self._lock:
+            return len(self._buffer)
+
+    def pause(self) -> None:
+        """Stop fetching (Kafka keeps the messages; nothing is dropped while paused)."""
+        self._paused.set()
+
+    def resume(self) -> None:
+        """Fetch again from where the tail paused."""
+        self._paused.clear()
+
+    def stop(self, *, timeout: float = 5.0) -> None:
+        """Stop the poll thread and close the consumer."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=timeout)
+        self.stats.state = "stopped"
+
+    @property
+    def alive(self) -> bool:
+        """Whether the poll thread still runs."""
+        return self._thread is not None and self._thread.is_alive()
