@@ -13,6 +13,7 @@ urlpatterns = [
     path("clusters/<str:cluster>/", views.overview, name="overview"),
     path("clusters/<str:cluster>/topics/", views.topics, name="topics"),
     path("clusters/<str:cluster>/topics/<str:topic>/", views.topic, name="topic"),
+    path("clusters/<str:cluster>/topics/<str:topic>/tail/", views.tail, name="tail"),
     path("clusters/<str:cluster>/groups/", views.groups, name="groups"),
     path("clusters/<str:cluster>/groups/<path:group>/", views.group, name="group"),
     path("api/clusters/<str:cluster>/", views.api_overview, name="api_overview"),

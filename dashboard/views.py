@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 from dashboard.jsonutil import to_json
 from dashboard.kafka.clusters import cluster_config, cluster_overview, clusters_all
 from dashboard.kafka.groups import group_detail, group_list, topic_groups
-from dashboard.kafka.topics import topic_detail, topic_list
+from dashboard.kafka.topics import topic_detail, topic_list, topic_partition_ids
 from dashboard.listing import apply, list_query
 
 
@@ -127,3 +127,22 @@ def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
 @require_GET
 def api_group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
     return JsonResponse(to_json(group_detail(cluster=cluster, group=group)))
+
+
+@require_GET
+def tail(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
+    partitions = topic_partition_ids(cluster=cluster, topic=topic)
+    chosen = request.GET.getlist("partition")
+    return render(
+        request,
+        "dashboard/tail.html",
+        {
+            "cluster": cluster,
+            "topic": topic,
+            "partitions": partitions,
+            "chosen": {p for p in partitions if str(p) in chosen},
+            "start": request.GET.get("start", "latest"),
+            "offset": request.GET.get("offset", ""),
+            "autostart": request.GET.get("autostart") == "1",
+        },
+    )

@@ -30,3 +30,63 @@ def test_log_in_and_see_the_overview_of_the_real_broker(
         "getComputedStyle(document.querySelector('.topbar')).backgroundColor"
     )
     assert background == "rgb(19, 26, 42)"
+
+
+def log_in(page, base: str, user) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/clusters/local/")
+
+
+def test_tail_page_shows_100_keyed_messages_in_order_and_hostile_values_stay_inert(
+    user, daphne_server: str, kafka_broker, admin, browser_page
+) -> None:
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import NewTopic
+
+    from tests.conftest import unique
+
+    topic = unique("e2e-tail")
+    admin.create_topics([NewTopic(topic, 3, 1)])[topic].result(timeout=15)
+    page = browser_page
+    log_in(page, daphne_server, user)
+    page.goto(f"{daphne_server}/clusters/local/topics/{topic}/tail/")
+    page.wait_for_selector("#st-conn.ok")
+    page.click("#btn-start")
+    page.wait_for_function("document.getElementById('st-conn').textContent === 'live'")
+
+    hostile = [
+        b"<script>window.pwned = 1</script>",
+        b'<img src="x" onerror="window.pwned = 2">',
+        b'{"html": "<svg onload=window.pwned=3>"}',
+    ]
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
+    for i in range(100):
+        producer.produce(topic, key=f"user-{i % 9}".encode(), value=f"message {i}".encode())
+    for value in hostile:
+        producer.produce(topic, key=b"evil", value=value)
+    producer.flush(15)
+
+    page.wait_for_function(
+        "document.querySelectorAll('#tail-rows tr').length === 103", timeout=20000
+    )
+    rows = page.eval_on_selector_all(
+        "#tail-rows tr",
+        "rows => rows.map(r => [Number(r.dataset.partition), Number(r.dataset.offset),"
+        " r.cells[3].innerText, r.cells[4].innerText])",
+    )
+    keyed = [r for r in rows if "message" in r[3]]
+    assert len(keyed) == 100
+    for partition in {r[0] for r in rows}:
+        offsets = [r[1] for r in rows if r[0] == partition]
+        assert offsets == sorted(offsets)
+        assert offsets == list(range(len(offsets)))
+    # Hostile values are shown as text and never run.
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("#tail-rows script, #tail-rows img, #tail-rows svg").count() == 0
+    shown = " ".join(r[3] for r in rows)
+    assert "<script>window.pwned = 1</script>" in shown
+    assert 'onerror="window.pwned = 2"' in shown
+    assert page.text_content("#st-received").strip() == "103"

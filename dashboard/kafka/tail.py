@@ -328,6 +328,8 @@ class TailSession:
                 "queued.max.messages.kbytes": 4096,
                 "fetch.max.bytes": 4 * 1024 * 1024,
                 "socket.connection.setup.timeout.ms": int(request_timeout() * 1000),
+                # Connection failures come as client errors, not as failed messages.
+                "error_cb": self._on_error,
                 "log_level": 3,
             },
         )
@@ -378,6 +380,11 @@ class TailSession:
                             pass
         finally:
             consumer.close()
+
+    def _on_error(self, error: KafkaError) -> None:
+        # Called from consume() in the poll thread.
+        self.stats.error = error.str()
+        self.stats.state = "unavailable"
 
     def _recovered(self, paused: bool) -> None:
         self.stats.state = "paused" if paused else "running"

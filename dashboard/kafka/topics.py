@@ -241,3 +241,16 @@ def topic_detail(*, cluster: str, topic: str) -> Topic:
         under_replicated=sum(1 for p in partitions if p.out_of_sync),
         read_at=datetime.now(UTC),
     )
+
+
+def topic_partition_ids(*, cluster: str, topic: str) -> tuple[int, ...]:
+    """The partition numbers of a topic (one metadata request); TopicNotFound if absent."""
+    topic_name_check(topic)
+    admin = admin_client(cluster=cluster)
+    topics = call(
+        lambda: admin.list_topics(topic=topic, timeout=request_timeout()), cluster=cluster
+    ).topics
+    meta = topics.get(topic)
+    if meta is None or (meta.error is not None and meta.error.code() == 3):
+        raise TopicNotFound(cluster=cluster, topic=topic)
+    return tuple(sorted(meta.partitions))

@@ -1,0 +1,209 @@
+// Live tail page. Message contents are hostile: they only ever reach the page through
+// textContent, never innerHTML, so a "<script>" value is shown as text and stays inert.
+(function () {
+  "use strict";
+  const form = document.getElementById("tail-form");
+  if (!form) return;
+  const rowsEl = document.getElementById("tail-rows");
+  const errEl = document.getElementById("tail-error");
+  const $ = (id) => document.getElementById(id);
+  const PREVIEW = 300; // characters shown before "expand"
+
+  let ws = null;
+  let running = false;
+  let paused = false;
+  let received = 0;
+  let serverDropped = 0;
+  let windowCount = 0;
+  let rate = 0;
+
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (cls) node.className = cls;
+    return node;
+  }
+
+  function setConn(state, cls) {
+    const badge = $("st-conn");
+    badge.textContent = state;
+    badge.className = "badge " + (cls || "");
+  }
+
+  function showError(message) {
+    errEl.hidden = !message;
+    errEl.textContent = message || "";
+  }
+
+  function keep() {
+    const n = parseInt($("keep").value, 10);
+    return Number.isFinite(n) && n > 0 ? Math.min(n, 5000) : 500;
+  }
+
+  function renderValue(rendered) {
+    const cell = el("td", null, "val");
+    if (!rendered || rendered.kind === "null") {
+      cell.appendChild(el("span", "null", "muted"));
+      return cell;
+    }
+    const kind = el("span", rendered.kind, "kind kind-" + rendered.kind);
+    cell.appendChild(kind);
+    const text = rendered.text;
+    const pre = el("pre", text.length > PREVIEW ? text.slice(0, PREVIEW) + "…" : text);
+    cell.appendChild(pre);
+    if (text.length > PREVIEW) {
+      const more = el("button", "expand", "link small");
+      more.type = "button";
+      more.addEventListener("click", () => {
+        const open = more.textContent === "expand";
+        pre.textContent = open ? text : text.slice(0, PREVIEW) + "…";
+        more.textContent = open ? "collapse" : "expand";
+      });
+      cell.appendChild(more);
+    }
+    if (rendered.truncated) {
+      cell.appendChild(el("div", "cut: " + rendered.size.toLocaleString() + " bytes in all", "muted small"));
+    }
+    return cell;
+  }
+
+  function addRecords(records) {
+    const frag = document.createDocumentFragment();
+    for (const r of records) {
+      const tr = document.createElement("tr");
+      tr.dataset.partition = r.partition;
+      tr.dataset.offset = r.offset;
+      tr.appendChild(el("td", r.partition, "num"));
+      tr.appendChild(el("td", r.offset, "num"));
+      const ts = r.timestamp === null ? "—" : new Date(r.timestamp).toISOString();
+      const tsCell = el("td", ts, "mono small");
+      tsCell.title = r.timestamp_type;
+      tsCell.appendChild(el("div", r.timestamp_type.replace(/_/g, " "), "muted small"));
+      tr.appendChild(tsCell);
+      tr.appendChild(renderValue(r.key));
+      tr.appendChild(renderValue(r.value));
+      const hCell = el("td", null, "small");
+      for (const [name, value] of r.headers) {
+        const line = el("div", null, "header");
+        line.appendChild(el("span", name + ": ", "mono"));
+        line.appendChild(el("span", value.kind === "null" ? "null" : value.text, "mono"));
+        hCell.appendChild(line);
+      }
+      tr.appendChild(hCell);
+      frag.appendChild(tr);
+    }
+    rowsEl.appendChild(frag);
+    const limit = keep();
+    while (rowsEl.rows.length > limit) rowsEl.deleteRow(0);
+    received += records.length;
+    windowCount += records.length;
+    updateCounts();
+  }
+
+  function updateCounts() {
+    $("st-shown").textContent = rowsEl.rows.length.toLocaleString();
+    $("st-received").textContent = received.toLocaleString();
+    $("st-dropped").textContent = serverDropped.toLocaleString();
+    $("st-rate").textContent = rate.toLocaleString();
+  }
+
+  setInterval(() => {
+    rate = windowCount;
+    windowCount = 0;
+    updateCounts();
+  }, 1000);
+
+  function startParams() {
+    const start = $("start").value;
+    const params = { type: "start", start: start };
+    if (start === "offset") params.offset = $("offset").value;
+    if (start === "last") params.last = $("last").value;
+    if (start === "timestamp") {
+      const value = $("timestamp").value;
+      params.timestamp = value ? new Date(value).getTime() : "";
+    }
+    const boxes = Array.from(form.querySelectorAll("input[name=partition]"));
+    const chosen = boxes.filter((b) => b.checked).map((b) => parseInt(b.value, 10));
+    params.partitions = chosen.length === boxes.length ? null : chosen;
+    params.filter = { text: $("filter").value, regex: $("regex").checked, on: $("filter-on").value };
+    return params;
+  }
+
+  function setRunning(on) {
+    running = on;
+    paused = false;
+    $("btn-pause").disabled = !on;
+    $("btn-stop").disabled = !on;
+    $("btn-pause").textContent = "Pause";
+  }
+
+  function connect(thenStart) {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    ws = new WebSocket(scheme + location.host + form.dataset.ws);
+    setConn("connecting");
+    ws.onopen = () => {
+      setConn("connected", "ok");
+      if (thenStart) send(startParams());
+    };
+    ws.onclose = (event) => {
+      setRunning(false);
+      setConn(event.code === 4401 ? "log in again" : "disconnected", "bad");
+      ws = null;
+    };
+    ws.onmessage = (event) => {
+      const msg = JSON.parse(event.data);
+      if (msg.type === "batch") {
+        addRecords(msg.records);
+        send({ type: "ack", seq: msg.seq });
+      } else if (msg.type === "stats") {
+        serverDropped = msg.dropped;
+        if (msg.state === "unavailable") setConn("cluster not answering", "bad");
+        else if (msg.state === "paused") setConn("paused", "warn");
+        else if (msg.state === "running") setConn("live", "ok");
+        updateCounts();
+      } else if (msg.type === "started") {
+        showError("");
+        setRunning(true);
+        setConn("live", "ok");
+      } else if (msg.type === "stopped") {
+        setRunning(false);
+        setConn("stopped");
+      } else if (msg.type === "error") {
+        showError(msg.message);
+      }
+    };
+  }
+
+  function send(obj) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(obj));
+  }
+
+  function showOptions() {
+    const start = $("start").value;
+    for (const label of form.querySelectorAll(".opt")) {
+      label.hidden = label.dataset.for !== start;
+    }
+  }
+
+  $("start").addEventListener("change", showOptions);
+  showOptions();
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!ws) connect(true);
+    else send(startParams());
+  });
+  $("btn-pause").addEventListener("click", () => {
+    paused = !paused;
+    send({ type: paused ? "pause" : "resume" });
+    $("btn-pause").textContent = paused ? "Resume" : "Pause";
+  });
+  $("btn-stop").addEventListener("click", () => send({ type: "stop" }));
+  $("btn-clear").addEventListener("click", () => {
+    rowsEl.textContent = "";
+    updateCounts();
+  });
+
+  connect(form.dataset.autostart === "1");
+  window.kafkaviewTail = { received: () => received };
+})();
