@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -12,6 +14,11 @@ from dashboard.jsonutil import to_json
 from dashboard.kafka.errors import KafkaViewError
 from dashboard.kafka.tail import TailSession, tail_plan, tail_request
 from dashboard.middleware import error_kind
+
+log = logging.getLogger(__name__)
+
+# Daphne's websocket (autobahn) refuses frames over 1 MiB; stay below with a margin.
+MAX_FRAME_BYTES = 1_000_000
 
 # Close code for an unauthenticated socket (4000-4999 are free for applications).
 CLOSE_UNAUTHENTICATED = 4401
@@ -110,6 +117,16 @@ class TailConsumer(LoginRequiredJsonConsumer):
         self.sender = asyncio.create_task(self.send_loop(session))
 
     async def send_loop(self, session: TailSession) -> None:
+        try:
+            await self._send_loop(session)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Say so on the socket and in the log rather than go silent.
+            log.exception("tail of %s on %s failed", self.topic, self.cluster)
+            await self.send_error("The tail stopped on a server error; start it again.")
+
+    async def _send_loop(self, session: TailSession) -> None:
         next_stats = 0.0
         loop = asyncio.get_running_loop()
         last_error: str | None = None
@@ -118,10 +135,7 @@ class TailConsumer(LoginRequiredJsonConsumer):
             if self.seq - self.acked < self.WINDOW:
                 records = session.drain()
                 if records:
-                    self.seq += 1
-                    await self.send_json(
-                        {"type": "batch", "seq": self.seq, "records": to_json(records)}
-                    )
+                    await self.send_batch(records)
             if session.stats.error != last_error:
                 last_error = session.stats.error
                 if last_error:
@@ -134,6 +148,22 @@ class TailConsumer(LoginRequiredJsonConsumer):
             if now >= next_stats:
                 next_stats = now + self.STATS_INTERVAL
                 await self.send_stats()
+
+    async def send_batch(self, records: list[dict[str, Any]]) -> None:
+        """Send records as one frame, split in halves if it would pass Daphne's frame limit."""
+        self.seq += 1
+        text = json.dumps(
+            {"type": "batch", "seq": self.seq, "records": records}, ensure_ascii=False
+        )
+        if len(text) * 4 > MAX_FRAME_BYTES and len(records) > 1:  # chars may be 4 bytes
+            encoded = len(text.encode())
+            if encoded > MAX_FRAME_BYTES:
+                self.seq -= 1
+                half = len(records) // 2
+                await self.send_batch(records[:half])
+                await self.send_batch(records[half:])
+                return
+        await self.send(text_data=text)
 
     async def send_stats(self) -> None:
         session = self.session

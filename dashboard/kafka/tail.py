@@ -30,7 +30,7 @@ from confluent_kafka.admin import OffsetSpec
 
 from dashboard.kafka.clusters import call, client_config, request_timeout, wait
 from dashboard.kafka.errors import InvalidRequest, TopicNotFound
-from dashboard.kafka.render import DEFAULT_CAP, Rendered, render_bytes, searchable
+from dashboard.kafka.render import DEFAULT_CAP, Rendered, render_dict, searchable
 from dashboard.kafka.topics import (
     metadata_topics,
     offsets_send,
@@ -42,8 +42,9 @@ START_MODES = ("latest", "earliest", "offset", "timestamp", "last")
 FILTER_ON = ("any", "key", "value")
 MAX_LAST = 10_000
 MAX_FILTER = 500
-# Buffer bounds per tail: the browser keeps 500 rows; this is what a slow reader may owe.
-BUFFER_RECORDS = 2_000
+# Buffer bounds per tail: what a reader that falls behind may owe before the oldest
+# records are dropped. 10,000 records hold 100 ms at 100,000 msg/s.
+BUFFER_RECORDS = 10_000
 BUFFER_BYTES = 4 * 1024 * 1024
 
 
@@ -114,15 +115,6 @@ class TailRecord:
     key: Rendered
     value: Rendered
     headers: tuple[tuple[str, Rendered], ...]
-
-    def weight(self) -> int:
-        """Approximate bytes the record holds once rendered."""
-        return (
-            64
-            + len(self.key.text)
-            + len(self.value.text)
-            + sum(len(n) + len(v.text) for n, v in self.headers)
-        )
 
 
 def _int(value: Any, name: str, *, minimum: int = 0) -> int:
@@ -258,18 +250,43 @@ def _timestamp_type(kind: int) -> str:
     return "none"
 
 
+def record_dict(msg: Any, *, cap: int = DEFAULT_CAP) -> dict[str, Any]:
+    """A consumed confluent Message -> the JSON-ready record the tail sends (rendered, capped)."""
+    kind, ts = msg.timestamp()
+    headers = msg.headers()
+    return {
+        "partition": msg.partition(),
+        "offset": msg.offset(),
+        "timestamp": ts if kind != 0 else None,
+        "timestamp_type": _timestamp_type(kind),
+        "key": render_dict(msg.key(), cap=cap),
+        "value": render_dict(msg.value(), cap=cap),
+        "headers": [[str(n), render_dict(v, cap=cap)] for n, v in headers] if headers else [],
+    }
+
+
+def record_weight(record: dict[str, Any]) -> int:
+    """Approximate bytes a rendered record holds."""
+    # ~190 bytes of JSON field names and numbers surround the texts of every record.
+    return (
+        192
+        + len(record["key"]["text"])
+        + len(record["value"]["text"])
+        + sum(len(n) + len(v["text"]) for n, v in record["headers"])
+    )
+
+
 def tail_record(msg: Any, *, cap: int = DEFAULT_CAP) -> TailRecord:
     """A consumed confluent Message -> TailRecord (rendered, capped)."""
-    kind, ts = msg.timestamp()
-    headers = tuple((str(n), render_bytes(v, cap=cap)) for n, v in (msg.headers() or []))
+    d = record_dict(msg, cap=cap)
     return TailRecord(
-        partition=msg.partition(),
-        offset=msg.offset(),
-        timestamp=ts if kind != 0 else None,
-        timestamp_type=_timestamp_type(kind),
-        key=render_bytes(msg.key(), cap=cap),
-        value=render_bytes(msg.value(), cap=cap),
-        headers=headers,
+        partition=d["partition"],
+        offset=d["offset"],
+        timestamp=d["timestamp"],
+        timestamp_type=d["timestamp_type"],
+        key=Rendered(**d["key"]),
+        value=Rendered(**d["value"]),
+        headers=tuple((n, Rendered(**v)) for n, v in d["headers"]),
     )
 
 
@@ -303,7 +320,7 @@ class TailSession:
         self.max_records = max_records
         self.max_bytes = max_bytes
         self.stats = TailStats()
-        self._buffer: deque[TailRecord] = deque()
+        self._buffer: deque[tuple[dict[str, Any], int]] = deque()
         self._bytes = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -394,26 +411,27 @@ class TailSession:
         self.stats.consumed += 1
         if self._match is not None and not self._match(msg.key(), msg.value()):
             return
-        record = tail_record(msg)
+        record = record_dict(msg)
+        weight = record_weight(record)
         self.stats.matched += 1
-        weight = record.weight()
         with self._lock:
-            self._buffer.append(record)
+            self._buffer.append((record, weight))
             self._bytes += weight
             # Bounded memory: a reader that falls behind loses the oldest records, counted.
             while len(self._buffer) > self.max_records or self._bytes > self.max_bytes:
-                old = self._buffer.popleft()
-                self._bytes -= old.weight()
+                _, old = self._buffer.popleft()
+                self._bytes -= old
                 self.stats.dropped += 1
 
-    def drain(self, *, max_records: int = 1000, max_bytes: int = 512 * 1024) -> list[TailRecord]:
-        """Take up to max_records (and about max_bytes) from the buffer, oldest first."""
-        out: list[TailRecord] = []
+    def drain(
+        self, *, max_records: int = 5000, max_bytes: int = 640 * 1024
+    ) -> list[dict[str, Any]]:
+        """Take up to max_records (and about max_bytes) JSON-ready records, oldest first."""
+        out: list[dict[str, Any]] = []
         size = 0
         with self._lock:
             while self._buffer and len(out) < max_records and size < max_bytes:
-                record = self._buffer.popleft()
-                weight = record.weight()
+                record, weight = self._buffer.popleft()
                 self._bytes -= weight
                 size += weight
                 out.append(record)

@@ -1,0 +1,339 @@
+"""Live tail over a real Daphne: throughput, latency, a bare consumer for the ratio, memory.
+
+    .venv/bin/python bench/tail.py [--messages 200000] [--rate 1000] [--tails 50]
+
+Starts a broker (or uses --bootstrap) and Daphne on a temporary database with a
+logged-in user, then measures in one run:
+  1. messages/s delivered to one websocket while the topic is produced at full speed;
+  2. a bare confluent-kafka consumer reading the same messages, for the ratio;
+  3. produce -> socket latency p50/p99 at --rate messages/s;
+  4. Daphne's RSS with --tails tails open on a busy topic while one client stops reading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from _common import BASE_DIR, broker_and_django, table
+
+DB = Path(tempfile.mkdtemp(prefix="kafkaview-bench-tail-")) / "db.sqlite3"
+os.environ["DATABASE_URL"] = f"sqlite:///{DB}"
+os.environ.setdefault("DJANGO_SECRET_KEY", "bench-tail-secret")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def session_cookie() -> str:
+    """A logged-in session for a fresh user, made directly in the database."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    user = User.objects.create_user(username=f"bench-{time.time_ns()}", password="x")
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    return f"sessionid={store.session_key}"
+
+
+def start_daphne(bootstrap: str, port: int) -> subprocess.Popen[bytes]:
+    from dashboard.kafka.local import die_with_parent
+
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKAVIEW_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "kafkaview.asgi:application",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=open(DB.parent / "daphne.log", "wb"),  # noqa: SIM115 - lives as long as Daphne
+        stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent,  # noqa: PLW1509
+    )
+    for _ in range(150):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("Daphne did not start")
+
+
+class Client:
+    """A websocket tail client that counts records, optionally measuring latency."""
+
+    def __init__(self, url: str, cookie: str, *, read: bool = True) -> None:
+        self.url, self.cookie, self.read = url, cookie, read
+        self.received = 0
+        self.dropped = 0
+        self.latencies: list[float] = []
+        self.first_at = self.last_at = 0.0
+        self.ws = None
+
+    async def open(self, **start: object) -> None:
+        from websockets.asyncio.client import connect
+
+        self.ws = await connect(
+            self.url,
+            additional_headers={"Cookie": self.cookie, "Origin": "http://127.0.0.1"},
+            max_size=16 * 1024 * 1024,
+            max_queue=4 if not self.read else 64,
+        )
+        await self.ws.recv()  # hello
+        await self.ws.send(json.dumps({"type": "start", **start}))
+        while True:
+            frame = json.loads(await self.ws.recv())
+            if frame["type"] == "started":
+                return
+            if frame["type"] == "error":
+                raise RuntimeError(frame["message"])
+
+    async def run(self, *, until: int | None = None, latency: bool = False) -> None:
+        assert self.ws is not None
+        async for raw in self.ws:
+            frame = json.loads(raw)
+            if frame["type"] == "stats":
+                self.dropped = frame["dropped"]
+                # Done when every message was either delivered or dropped for being slow.
+                if until is not None and self.received + self.dropped >= until:
+                    return
+            if frame["type"] != "batch":
+                continue
+            now = time.time()
+            if not self.first_at:
+                self.first_at = now
+            self.last_at = now
+            records = frame["records"]
+            self.received += len(records)
+            if latency:
+                self.latencies.extend(now * 1000 - r["timestamp"] for r in records)
+            await self.ws.send(json.dumps({"type": "ack", "seq": frame["seq"]}))
+            if until is not None and self.received >= until:
+                return
+
+
+def produce(bootstrap: str, topic: str, count: int, *, rate: float | None = None) -> float:
+    """Produce count small messages (at rate per second, or at full speed); returns seconds."""
+    from confluent_kafka import Producer
+
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 5 if rate else 20, "batch.size": 1000000}
+    )
+    began = time.perf_counter()
+    for i in range(count):
+        while True:
+            try:
+                producer.produce(topic, key=str(i % 64).encode(), value=b"v" * 40)
+                break
+            except BufferError:
+                producer.poll(0.01)
+        if rate:
+            # Pace by the clock, not by sleeps per message, so the rate holds on a busy box.
+            due = began + (i + 1) / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                producer.poll(0)
+                time.sleep(delay)
+        elif i % 10000 == 0:
+            producer.poll(0)
+    producer.flush(120)
+    return time.perf_counter() - began
+
+
+def bare_consumer(bootstrap: str, topic: str, count: int) -> float:
+    """messages/s of a bare confluent-kafka consumer reading count messages from the start."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "bench-bare", "enable.auto.commit": False}
+    )
+    parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+    seen, began = 0, time.perf_counter()
+    while seen < count:
+        for msg in consumer.consume(500, timeout=1.0):
+            if not msg.error():
+                seen += 1
+    elapsed = time.perf_counter() - began
+    consumer.close()
+    return seen / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--latency-seconds", type=int, default=15)
+    parser.add_argument("--tails", type=int, default=50)
+    parser.add_argument("--memory-seconds", type=int, default=30)
+    parser.add_argument("--bootstrap", default=None)
+    args = parser.parse_args()
+
+    with broker_and_django(bootstrap=args.bootstrap) as bootstrap:
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        from dashboard.kafka.local import free_port
+
+        cookie = session_cookie()
+        port = free_port()
+        daphne = start_daphne(bootstrap, port)
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        tag = time.time_ns()
+        fast, paced, busy = (f"bench-tail-{kind}-{tag}" for kind in ("fast", "paced", "busy"))
+        for f in admin.create_topics([NewTopic(t, 3, 1) for t in (fast, paced, busy)]).values():
+            f.result(timeout=30)
+        base = f"ws://127.0.0.1:{port}/ws/clusters/local/topics"
+        rows = []
+        try:
+            # 1. Throughput to one socket while producing at full speed.
+            async def throughput() -> tuple[Client, float]:
+                client = Client(f"{base}/{fast}/tail/", cookie)
+                await client.open(start="latest")
+                producing = asyncio.create_task(
+                    asyncio.to_thread(produce, bootstrap, fast, args.messages)
+                )
+                await client.run(until=args.messages)
+                produce_s = await producing
+                await client.ws.close()
+                return client, produce_s
+
+            client, produce_s = asyncio.run(asyncio.wait_for(throughput(), 300))
+            tail_rate = client.received / (client.last_at - client.first_at)
+            tail_dropped = client.dropped
+            bare_rate = bare_consumer(bootstrap, fast, args.messages)
+
+            # 1b. The same messages again from the start, no producer competing for the CPU:
+            # the like-for-like comparison with the bare consumer.
+            async def catch_up() -> Client:
+                client = Client(f"{base}/{fast}/tail/", cookie)
+                await client.open(start="earliest")
+                await client.run(until=args.messages)
+                await client.ws.close()
+                return client
+
+            again = asyncio.run(asyncio.wait_for(catch_up(), 300))
+            catch_rate = again.received / (again.last_at - again.first_at)
+            rows += [
+                ["producer, full speed", f"{args.messages / produce_s:,.0f} msg/s", ""],
+                ["tail -> one websocket", f"{tail_rate:,.0f} msg/s", "target >= 20,000"],
+                ["records dropped for a slow reader", f"{tail_dropped:,}", "counted, shown"],
+                ["bare confluent-kafka consumer", f"{bare_rate:,.0f} msg/s", ""],
+                [
+                    "tail -> one websocket, from earliest (no producer)",
+                    f"{catch_rate:,.0f} msg/s",
+                    f"{again.dropped:,} dropped",
+                ],
+                [
+                    "tail / bare consumer (both from earliest)",
+                    f"{catch_rate / bare_rate:.2f}x",
+                    "target >= 0.3x",
+                ],
+            ]
+            print("# throughput done", flush=True)
+
+            # 2. Latency at a steady rate.
+            total = args.rate * args.latency_seconds
+
+            async def latency() -> Client:
+                client = Client(f"{base}/{paced}/tail/", cookie)
+                await client.open(start="latest")
+                producing = asyncio.create_task(
+                    asyncio.to_thread(produce, bootstrap, paced, total, rate=args.rate)
+                )
+                await client.run(until=total, latency=True)
+                await producing
+                await client.ws.close()
+                return client
+
+            client = asyncio.run(asyncio.wait_for(latency(), 600))
+            lat = sorted(client.latencies)
+            p50 = statistics.median(lat)
+            p99 = lat[int(len(lat) * 0.99) - 1]
+            rows += [
+                [f"produce -> socket latency p50 at {args.rate}/s", f"{p50:.0f} ms", ""],
+                [
+                    f"produce -> socket latency p99 at {args.rate}/s",
+                    f"{p99:.0f} ms",
+                    "target < 300 ms",
+                ],
+            ]
+            print("# latency done", flush=True)
+
+            # 3. Memory: many tails on a busy topic, one of which stops reading.
+            rss_before = rss_mb(daphne.pid)
+
+            async def memory() -> tuple[float, float]:
+                clients = [
+                    Client(f"{base}/{busy}/tail/", cookie, read=i != 0) for i in range(args.tails)
+                ]
+                for c in clients:
+                    await c.open(start="latest")
+                opened = rss_mb(daphne.pid)
+                readers = [asyncio.create_task(c.run()) for c in clients if c.read]
+                stop = threading.Event()
+
+                def keep_producing() -> None:
+                    while not stop.is_set():
+                        produce(bootstrap, busy, 2000, rate=4000)
+
+                producer = asyncio.create_task(asyncio.to_thread(keep_producing))
+                peak = opened
+                for _ in range(args.memory_seconds):
+                    await asyncio.sleep(1)
+                    peak = max(peak, rss_mb(daphne.pid))
+                stop.set()
+                await producer
+                for task in readers:
+                    task.cancel()
+                for c in clients:
+                    await c.ws.close()
+                return opened, peak
+
+            opened, peak = asyncio.run(asyncio.wait_for(memory(), 900))
+            rows += [
+                ["Daphne RSS before tails", f"{rss_before:.0f} MB", ""],
+                [f"Daphne RSS with {args.tails} tails open", f"{opened:.0f} MB", ""],
+                [
+                    f"Daphne RSS peak, {args.memory_seconds} s at 4,000 msg/s, one reader stalled",
+                    f"{peak:.0f} MB",
+                    "",
+                ],
+                ["RSS growth while streaming", f"{peak - opened:.0f} MB", "target < 50 MB"],
+                ["RSS growth from no tails", f"{peak - rss_before:.0f} MB", ""],
+            ]
+        finally:
+            daphne.terminate()
+            daphne.wait(timeout=10)
+        print()
+        print(table(["measure", "value", "note"], rows))
+
+
+if __name__ == "__main__":
+    main()
