@@ -193,6 +193,9 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=int, default=15)
     parser.add_argument("--tails", type=int, default=50)
     parser.add_argument("--memory-seconds", type=int, default=30)
+    parser.add_argument(
+        "--memory-rate", type=int, default=500, help="msg/s on the topic the 50 tails read"
+    )
     parser.add_argument("--bootstrap", default=None)
     args = parser.parse_args()
 
@@ -301,7 +304,7 @@ def main() -> None:
 
                 def keep_producing() -> None:
                     while not stop.is_set():
-                        produce(bootstrap, busy, 2000, rate=4000)
+                        produce(bootstrap, busy, args.memory_rate, rate=args.memory_rate)
 
                 producer = asyncio.create_task(asyncio.to_thread(keep_producing))
                 peak = opened

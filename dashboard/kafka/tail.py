@@ -43,9 +43,11 @@ FILTER_ON = ("any", "key", "value")
 MAX_LAST = 10_000
 MAX_FILTER = 500
 # Buffer bounds per tail: what a reader that falls behind may owe before the oldest
-# records are dropped. 10,000 records hold 100 ms at 100,000 msg/s.
-BUFFER_RECORDS = 10_000
-BUFFER_BYTES = 4 * 1024 * 1024
+# records are dropped. 5,000 records hold several frames at the tail's top speed;
+# bytes are estimated Python memory, so 50 tails stay within a few hundred MB even
+# when every reader stalls (bench/tail.py measures it).
+BUFFER_RECORDS = 5_000
+BUFFER_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -266,11 +268,11 @@ def record_dict(msg: Any, *, cap: int = DEFAULT_CAP) -> dict[str, Any]:
 
 
 def record_weight(record: dict[str, Any]) -> int:
-    """Approximate bytes a rendered record holds."""
-    # ~190 bytes of JSON field names and numbers surround the texts of every record.
-    return (
-        192
-        + len(record["key"]["text"])
+    """Approximate bytes a rendered record holds in memory (and, halved, as JSON)."""
+    # The dicts of a record cost ~500 bytes of Python objects before any text; as
+    # JSON, ~190 bytes of field names and numbers surround the texts.
+    return 512 + 2 * (
+        len(record["key"]["text"])
         + len(record["value"]["text"])
         + sum(len(n) + len(v["text"]) for n, v in record["headers"])
     )
@@ -342,8 +344,9 @@ class TailSession:
                 # When retention deletes the position, go on from the oldest message left.
                 "auto.offset.reset": "earliest",
                 "fetch.wait.max.ms": 100,
-                "queued.max.messages.kbytes": 4096,
-                "fetch.max.bytes": 4 * 1024 * 1024,
+                # Prefetch at most 1 MiB per tail: fifty tails must not hold 50 x 64 MiB.
+                "queued.max.messages.kbytes": 1024,
+                "fetch.max.bytes": 1024 * 1024,
                 "socket.connection.setup.timeout.ms": int(request_timeout() * 1000),
                 # Connection failures come as client errors, not as failed messages.
                 "error_cb": self._on_error,
@@ -424,7 +427,7 @@ class TailSession:
                 self.stats.dropped += 1
 
     def drain(
-        self, *, max_records: int = 5000, max_bytes: int = 640 * 1024
+        self, *, max_records: int = 5000, max_bytes: int = 1536 * 1024
     ) -> list[dict[str, Any]]:
         """Take up to max_records (and about max_bytes) JSON-ready records, oldest first."""
         out: list[dict[str, Any]] = []
