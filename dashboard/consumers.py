@@ -53,7 +53,7 @@ class TailConsumer(LoginRequiredJsonConsumer):
 
     FRAME_INTERVAL = 0.05  # at most ~20 frames a second
     STATS_INTERVAL = 1.0
-    WINDOW = 2
+    WINDOW = 4
 
     async def on_open(self) -> None:
         self.cluster = self.scope["url_route"]["kwargs"]["cluster"]

@@ -46,8 +46,8 @@ MAX_FILTER = 500
 # records are dropped. 5,000 records hold several frames at the tail's top speed;
 # bytes are estimated Python memory, so 50 tails stay within a few hundred MB even
 # when every reader stalls (bench/tail.py measures it).
-BUFFER_RECORDS = 5_000
-BUFFER_BYTES = 2 * 1024 * 1024
+BUFFER_RECORDS = 10_000
+BUFFER_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -344,9 +344,10 @@ class TailSession:
                 # When retention deletes the position, go on from the oldest message left.
                 "auto.offset.reset": "earliest",
                 "fetch.wait.max.ms": 100,
-                # Prefetch at most 1 MiB per tail: fifty tails must not hold 50 x 64 MiB.
-                "queued.max.messages.kbytes": 1024,
-                "fetch.max.bytes": 1024 * 1024,
+                # Prefetch at most 4 MiB per tail (librdkafka's default is 64 MiB):
+                # fifty tails must not hold gigabytes.
+                "queued.max.messages.kbytes": 4096,
+                "fetch.max.bytes": 4 * 1024 * 1024,
                 "socket.connection.setup.timeout.ms": int(request_timeout() * 1000),
                 # Connection failures come as client errors, not as failed messages.
                 "error_cb": self._on_error,
@@ -427,7 +428,7 @@ class TailSession:
                 self.stats.dropped += 1
 
     def drain(
-        self, *, max_records: int = 5000, max_bytes: int = 1536 * 1024
+        self, *, max_records: int = 5000, max_bytes: int = 1280 * 1024
     ) -> list[dict[str, Any]]:
         """Take up to max_records (and about max_bytes) JSON-ready records, oldest first."""
         out: list[dict[str, Any]] = []
