@@ -158,7 +158,7 @@ def main() -> None:
         print(
             "Kafka requests per cold read: 1 ListGroups + 1 DescribeGroups (all groups) + "
             f"{args.groups} OffsetFetch (one group per call, all in flight) + "
-            "1 ListOffsets (all partitions, batched per leader) + connection set-up"
+            "ListOffsets in calls of <= 1,000 partitions (batched per leader) + connection set-up"
         )
 
 
