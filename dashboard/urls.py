@@ -14,11 +14,17 @@ urlpatterns = [
     path("clusters/<str:cluster>/topics/", views.topics, name="topics"),
     path("clusters/<str:cluster>/topics/<str:topic>/", views.topic, name="topic"),
     path("clusters/<str:cluster>/topics/<str:topic>/tail/", views.tail, name="tail"),
+    path("clusters/<str:cluster>/topics/<str:topic>/produce/", views.produce, name="produce"),
     path("clusters/<str:cluster>/groups/", views.groups, name="groups"),
     path("clusters/<str:cluster>/groups/<path:group>/", views.group, name="group"),
     path("api/clusters/<str:cluster>/", views.api_overview, name="api_overview"),
     path("api/clusters/<str:cluster>/topics/", views.api_topics, name="api_topics"),
     path("api/clusters/<str:cluster>/topics/<str:topic>/", views.api_topic, name="api_topic"),
+    path(
+        "api/clusters/<str:cluster>/topics/<str:topic>/partition/",
+        views.api_partition_preview,
+        name="api_partition_preview",
+    ),
     path("api/clusters/<str:cluster>/groups/", views.api_groups, name="api_groups"),
     path("api/clusters/<str:cluster>/groups/<path:group>/", views.api_group, name="api_group"),
 ]

@@ -5,13 +5,21 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
+from dashboard.audit import audit_finish, audit_start
+from dashboard.forms import BulkProduceForm, ProduceForm
 from dashboard.jsonutil import to_json
 from dashboard.kafka.clusters import cluster_config, cluster_overview, clusters_all
+from dashboard.kafka.errors import InvalidRequest, KafkaViewError
 from dashboard.kafka.groups import group_detail, group_list, topic_groups
+from dashboard.kafka.partitioner import UNKEYED
+from dashboard.kafka.produce import OutMessage, partition_preview, produce_messages, produce_target
 from dashboard.kafka.topics import topic_detail, topic_list, topic_partition_ids
 from dashboard.listing import apply, list_query
+from dashboard.middleware import wants_json
+from dashboard.models import AuditRecord
+from dashboard.permissions import PRODUCE, may, refusal
 
 
 @require_GET
@@ -85,7 +93,12 @@ def topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
     return render(
         request,
         "dashboard/topic.html",
-        {"topic": detail, "groups": consuming, "cluster": cluster},
+        {
+            "topic": detail,
+            "groups": consuming,
+            "cluster": cluster,
+            "can_produce": may(request.user, PRODUCE),
+        },
     )
 
 
@@ -146,3 +159,124 @@ def tail(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
             "autostart": request.GET.get("autostart") == "1",
         },
     )
+
+
+def _forbidden(request: HttpRequest, permission: str) -> HttpResponse:
+    message = refusal(permission)
+    if wants_json(request):
+        return JsonResponse({"error": {"type": "forbidden", "message": message}}, status=403)
+    return render(
+        request,
+        "dashboard/error.html",
+        {"error": {"message": message}, "status": 403},
+        status=403,
+    )
+
+
+def _produce_summary(messages: list[OutMessage], partitioner: str) -> dict[str, object]:
+    # What the audit keeps of a produce: never the values, only their shape.
+    return {
+        "partitioner": partitioner,
+        "messages": len(messages),
+        "keys": sorted({m.key.decode("utf-8", "replace")[:100] for m in messages if m.key})[:50],
+        "unkeyed": sum(1 for m in messages if m.key is None),
+        "chosen_partitions": sorted({m.partition for m in messages if m.partition is not None}),
+        "header_names": sorted({n for m in messages for n, _ in m.headers})[:50],
+        "bytes": sum(m.size() for m in messages),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def produce(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
+    if not may(request.user, PRODUCE):
+        return _forbidden(request, PRODUCE)
+    target = produce_target(cluster=cluster, topic=topic)
+    mode = request.POST.get("mode", "single") if request.method == "POST" else None
+    single = ProduceForm(request.POST if mode == "single" else None, partitions=target.partitions)
+    bulk = BulkProduceForm(
+        request.POST if mode == "bulk" else None, request.FILES if mode == "bulk" else None
+    )
+    result = None
+    form = single if mode == "single" else bulk if mode == "bulk" else None
+    if form is not None and form.is_valid():
+        if isinstance(form, ProduceForm):
+            messages = [form.message()]
+        else:
+            messages = form.cleaned_data["messages"]
+        partitioner = form.cleaned_data["partitioner"]
+        record = audit_start(
+            user=request.user,
+            cluster=cluster,
+            action=AuditRecord.Action.PRODUCE,
+            target=topic,
+            parameters=_produce_summary(messages, partitioner),
+        )
+        try:
+            result = produce_messages(
+                cluster=cluster, topic=topic, messages=messages, partitioner=partitioner
+            )
+        except InvalidRequest as exc:
+            audit_finish(record, status=AuditRecord.Status.FAILED, result={"error": str(exc)})
+            form.add_error(None, str(exc))
+        except KafkaViewError as exc:
+            audit_finish(record, status=AuditRecord.Status.FAILED, result={"error": str(exc)})
+            raise
+        else:
+            status = (
+                AuditRecord.Status.DONE
+                if not result.failed
+                else AuditRecord.Status.FAILED
+                if not result.delivered
+                else AuditRecord.Status.PARTIAL
+            )
+            audit_finish(
+                record,
+                status=status,
+                result={
+                    "delivered": result.delivered,
+                    "failed": result.failed,
+                    "per_partition": {str(p): n for p, n in result.per_partition.items()},
+                    "failures": [
+                        {"line": d.line, "error": d.error}
+                        for d in result.deliveries
+                        if d.error is not None
+                    ][:100],
+                },
+            )
+    return render(
+        request,
+        "dashboard/produce.html",
+        {
+            "cluster": cluster,
+            "topic": topic,
+            "target": target,
+            "single": single,
+            "bulk": bulk,
+            "mode": mode or "single",
+            "result": result,
+            "unkeyed": UNKEYED,
+        },
+        status=400 if form is not None and form.errors else 200,
+    )
+
+
+@require_GET
+def api_partition_preview(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
+    key = request.GET.get("key")
+    preview = partition_preview(
+        cluster=cluster,
+        topic=topic,
+        key=key.encode() if key else None,
+        partitioner=request.GET.get("partitioner", "murmur2"),
+    )
+    return JsonResponse(to_json(preview))
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404 for addresses that match nothing: JSON under /api/, a page elsewhere."""
+    if wants_json(request):
+        return JsonResponse(
+            {"error": {"type": "not_found", "message": "There is nothing at this address."}},
+            status=404,
+        )
+    return render(request, "404.html", status=404)

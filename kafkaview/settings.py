@@ -164,3 +164,6 @@ except ClusterConfigError as exc:
 
 # Seconds one Kafka request may take before the cluster is reported as down.
 KAFKAVIEW_REQUEST_TIMEOUT = float(os.environ.get("KAFKAVIEW_REQUEST_TIMEOUT", "3"))
+
+# Turns off producing and offset resets for everyone.
+KAFKAVIEW_READ_ONLY = env_bool("KAFKAVIEW_READ_ONLY", False)
