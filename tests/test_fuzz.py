@@ -40,7 +40,7 @@ def operator(client, user):
     headers=anything,
     lines=st.one_of(text, st.lists(text, max_size=5).map("\n".join)),
 )
-def test_produce_form_never_answers_500(
+def test_produce_form_never_answers_500(  # noqa: PLR0917 - one argument per field
     operator, make_topic, mode, key, value, encoding, partition, partitioner, headers, lines
 ) -> None:
     topic = getattr(test_produce_form_never_answers_500, "topic", None)
