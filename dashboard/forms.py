@@ -5,12 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
 
+from dashboard.kafka.errors import InvalidRequest
+from dashboard.kafka.offsets import STRATEGIES, ResetRequest
 from dashboard.kafka.partitioner import PARTITIONERS
 from dashboard.kafka.produce import OutMessage
+from dashboard.kafka.tail import timestamp_ms
 
 MAX_BULK_LINES = 10_000
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -205,3 +209,84 @@ class BulkProduceForm(forms.Form):
             raise forms.ValidationError(["Nothing was sent.", *shown])
         data["messages"] = messages
         return data
+
+
+def _opt_int(data: Mapping[str, Any], name: str) -> int | None:
+    raw = data.get(name)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if isinstance(raw, bool):
+        raise InvalidRequest(f"{name} must be a whole number.")
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise InvalidRequest(f"{name} must be a whole number, not {str(raw)[:40]!r}.") from None
+
+
+def _partitions(raw: Any) -> tuple[tuple[str, int], ...] | None:
+    """'topic:0, topic:2' or [["topic", 0], ...] -> ((topic, 0), ...)."""
+    if raw in (None, "", []):
+        return None
+    items: list[Any] = raw if isinstance(raw, list) else str(raw).replace(",", " ").split()
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            topic, sep, number = item.rpartition(":")
+            if not sep or not topic or not number.isdigit():
+                raise InvalidRequest(f"{item[:60]!r}: write partitions as topic:number.")
+            out.append((topic, int(number)))
+        elif isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[1], int):
+            out.append((str(item[0]), int(item[1])))
+        else:
+            raise InvalidRequest("partitions must be topic:number items.")
+    return tuple(sorted(set(out)))
+
+
+def _explicit_offsets(raw: Any) -> tuple[tuple[str, int, int], ...] | None:
+    if raw in (None, "", []):
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise InvalidRequest(
+                "offsets must be JSON: [[topic, partition, offset], ...]."
+            ) from None
+    out = []
+    for item in raw if isinstance(raw, list) else []:
+        if (
+            isinstance(item, list)
+            and len(item) == 3
+            and isinstance(item[0], str)
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in item[1:])
+        ):
+            out.append((item[0], item[1], item[2]))
+        else:
+            raise InvalidRequest("offsets must be [[topic, partition, offset], ...].")
+    if not out:
+        raise InvalidRequest("offsets must be [[topic, partition, offset], ...].")
+    return tuple(out)
+
+
+def reset_request(data: Mapping[str, Any]) -> ResetRequest:
+    """A reset request from form fields or a JSON body; InvalidRequest with what is wrong."""
+    strategy = str(data.get("strategy") or "")
+    if strategy not in STRATEGIES:
+        raise InvalidRequest(f"strategy must be one of {', '.join(STRATEGIES)}.")
+    raw_time = data.get("timestamp")
+    when = None
+    if strategy == "timestamp" and raw_time not in (None, ""):
+        when = timestamp_ms(raw_time)
+    topic = str(data.get("topic") or "").strip() or None
+    return ResetRequest(
+        strategy=strategy,
+        topic=topic,
+        partitions=_partitions(data.get("partitions")),
+        offset=_opt_int(data, "offset") if strategy == "offset" else None,
+        timestamp_ms=when,
+        shift=_opt_int(data, "shift") if strategy == "shift" else None,
+        source_group=(str(data.get("source_group") or "").strip() or None)
+        if strategy == "copy"
+        else None,
+        offsets=_explicit_offsets(data.get("offsets")) if strategy == "offsets" else None,
+    )

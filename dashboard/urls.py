@@ -16,7 +16,10 @@ urlpatterns = [
     path("clusters/<str:cluster>/topics/<str:topic>/tail/", views.tail, name="tail"),
     path("clusters/<str:cluster>/topics/<str:topic>/produce/", views.produce, name="produce"),
     path("clusters/<str:cluster>/groups/", views.groups, name="groups"),
+    # reset/ before the group page: the path converter would take "g/reset" as a group id.
+    path("clusters/<str:cluster>/groups/<path:group>/reset/", views.reset, name="reset"),
     path("clusters/<str:cluster>/groups/<path:group>/", views.group, name="group"),
+    path("audit/", views.audit, name="audit"),
     path("api/clusters/<str:cluster>/", views.api_overview, name="api_overview"),
     path("api/clusters/<str:cluster>/topics/", views.api_topics, name="api_topics"),
     path("api/clusters/<str:cluster>/topics/<str:topic>/", views.api_topic, name="api_topic"),
@@ -26,5 +29,8 @@ urlpatterns = [
         name="api_partition_preview",
     ),
     path("api/clusters/<str:cluster>/groups/", views.api_groups, name="api_groups"),
+    path(
+        "api/clusters/<str:cluster>/groups/<path:group>/reset/", views.api_reset, name="api_reset"
+    ),
     path("api/clusters/<str:cluster>/groups/<path:group>/", views.api_group, name="api_group"),
 ]

@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from dashboard.audit import audit_finish, audit_start
-from dashboard.forms import BulkProduceForm, ProduceForm
+from dashboard.forms import BulkProduceForm, ProduceForm, reset_request
 from dashboard.jsonutil import to_json
 from dashboard.kafka.clusters import cluster_config, cluster_overview, clusters_all
-from dashboard.kafka.errors import InvalidRequest, KafkaViewError
+from dashboard.kafka.errors import GroupNotEmpty, InvalidRequest, KafkaViewError
 from dashboard.kafka.groups import group_detail, group_list, topic_groups
+from dashboard.kafka.offsets import (
+    STRATEGIES,
+    PlanChanged,
+    ResetOutcome,
+    ResetPlan,
+    reset_apply,
+    reset_confirm,
+    reset_plan,
+)
 from dashboard.kafka.partitioner import UNKEYED
 from dashboard.kafka.produce import OutMessage, partition_preview, produce_messages, produce_target
 from dashboard.kafka.topics import topic_detail, topic_list, topic_partition_ids
 from dashboard.listing import apply, list_query
 from dashboard.middleware import wants_json
 from dashboard.models import AuditRecord
-from dashboard.permissions import PRODUCE, may, refusal
+from dashboard.permissions import PRODUCE, RESET, may, refusal
 
 
 @require_GET
@@ -134,7 +145,11 @@ def api_groups(request: HttpRequest, cluster: str) -> HttpResponse:
 @require_GET
 def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
     detail = group_detail(cluster=cluster, group=group)
-    return render(request, "dashboard/group.html", {"group": detail, "cluster": cluster})
+    return render(
+        request,
+        "dashboard/group.html",
+        {"group": detail, "cluster": cluster, "can_reset": may(request.user, RESET)},
+    )
 
 
 @require_GET
@@ -280,3 +295,152 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
             status=404,
         )
     return render(request, "404.html", status=404)
+
+
+def _plan_json(plan: ResetPlan) -> dict[str, object]:
+    return {
+        "cluster": plan.cluster,
+        "group": plan.group,
+        "state": plan.state,
+        "request": plan.request.parameters(),
+        "fingerprint": plan.fingerprint,
+        "notes": list(plan.notes),
+        "rows": to_json(plan.rows),
+    }
+
+
+def _apply(request: HttpRequest, plan: ResetPlan) -> tuple[ResetOutcome, AuditRecord]:
+    """Record the offsets a reset replaces, apply it, complete the record."""
+    record = audit_start(
+        user=request.user,
+        cluster=plan.cluster,
+        action=AuditRecord.Action.RESET_OFFSETS,
+        target=plan.group,
+        parameters={**plan.request.parameters(), "fingerprint": plan.fingerprint},
+        previous={"offsets": [[r.topic, r.partition, r.current] for r in plan.rows]},
+    )
+    try:
+        outcome = reset_apply(plan=plan)
+    except KafkaViewError as exc:
+        audit_finish(record, status=AuditRecord.Status.FAILED, result={"error": str(exc)})
+        raise
+    failed = outcome.failed
+    audit_finish(
+        record,
+        status=AuditRecord.Status.DONE
+        if not failed
+        else AuditRecord.Status.FAILED
+        if failed == len(outcome.results)
+        else AuditRecord.Status.PARTIAL,
+        result={"results": [list(r) for r in outcome.results], "failed": failed},
+    )
+    return outcome, record
+
+
+@require_http_methods(["GET", "POST"])
+def reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
+    if not may(request.user, RESET):
+        return _forbidden(request, RESET)
+    detail = group_detail(cluster=cluster, group=group)
+    context: dict[str, object] = {
+        "cluster": cluster,
+        "group": detail,
+        "strategies": STRATEGIES,
+        "values": request.POST if request.method == "POST" else request.GET,
+    }
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action", "preview")
+        try:
+            if action == "apply":
+                params = json.loads(request.POST.get("parameters") or "{}")
+                wanted = reset_request(params if isinstance(params, dict) else {})
+                plan = reset_confirm(
+                    cluster=cluster,
+                    group=group,
+                    request=wanted,
+                    fingerprint=request.POST.get("fingerprint", ""),
+                )
+                outcome, record = _apply(request, plan)
+                context.update(outcome=outcome, record=record)
+            else:
+                wanted = reset_request(request.POST)
+                context["plan"] = reset_plan(cluster=cluster, group=group, request=wanted)
+        except PlanChanged as exc:
+            context.update(plan=exc.plan, changed=True)
+            status = 409
+        except GroupNotEmpty as exc:
+            context["refused"] = str(exc)
+            status = 409
+        except (InvalidRequest, ValueError) as exc:
+            context["error"] = str(exc)
+            status = 400
+    if "plan" in context:
+        context["parameters_json"] = json.dumps(context["plan"].request.parameters())  # type: ignore[union-attr]
+    return render(request, "dashboard/reset.html", context, status=status)
+
+
+@require_http_methods(["POST"])
+def api_reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
+    if not may(request.user, RESET):
+        return _forbidden(request, RESET)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        raise InvalidRequest("The body must be a JSON object.") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    dry_run = body.get("dry_run", True)
+    if not isinstance(dry_run, bool):
+        raise InvalidRequest("dry_run must be true or false.")
+    wanted = reset_request(body)
+    if dry_run:
+        return JsonResponse(
+            {
+                "dry_run": True,
+                "plan": _plan_json(reset_plan(cluster=cluster, group=group, request=wanted)),
+            }
+        )
+    fingerprint = body.get("fingerprint")
+    try:
+        if isinstance(fingerprint, str) and fingerprint:
+            plan = reset_confirm(
+                cluster=cluster, group=group, request=wanted, fingerprint=fingerprint
+            )
+        else:
+            plan = reset_plan(cluster=cluster, group=group, request=wanted)
+    except PlanChanged as exc:
+        return JsonResponse(
+            {"error": {"type": "plan_changed", "message": str(exc)}, "plan": _plan_json(exc.plan)},
+            status=409,
+        )
+    outcome, record = _apply(request, plan)
+    return JsonResponse(
+        {
+            "dry_run": False,
+            "plan": _plan_json(plan),
+            "audit_id": record.pk,
+            "results": [
+                {"topic": t, "partition": p, "offset": o, "error": e}
+                for t, p, o, e in outcome.results
+            ],
+            "failed": outcome.failed,
+        },
+        status=200 if not outcome.failed else 207,
+    )
+
+
+@require_GET
+def audit(request: HttpRequest) -> HttpResponse:
+    records = AuditRecord.objects.all()[:500]
+    rows = []
+    for r in records:
+        undo = None
+        if r.action == AuditRecord.Action.RESET_OFFSETS and r.status != AuditRecord.Status.STARTED:
+            back = [o for o in r.previous.get("offsets", []) if o[2] is not None]
+            if back:
+                undo = json.dumps(back)
+        rows.append({"record": r, "undo": undo})
+    return render(
+        request, "dashboard/audit.html", {"rows": rows, "can_reset": may(request.user, RESET)}
+    )

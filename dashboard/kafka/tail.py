@@ -131,7 +131,7 @@ def _int(value: Any, name: str, *, minimum: int = 0) -> int:
     return number
 
 
-def _timestamp_ms(value: Any) -> int:
+def timestamp_ms(value: Any) -> int:
     """Milliseconds since the epoch from a number or an ISO 8601 date-time."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value)
@@ -160,7 +160,7 @@ def tail_request(*, topic: str, params: Mapping[str, Any]) -> TailRequest:
     if start == "offset":
         offset = _int(params.get("offset"), "offset")
     elif start == "timestamp":
-        timestamp = _timestamp_ms(params.get("timestamp"))
+        timestamp = timestamp_ms(params.get("timestamp"))
     elif start == "last":
         last = _int(params.get("last", 100), "last", minimum=1)
         if last > MAX_LAST:
