@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.auth.models import Group
 from hypothesis import HealthCheck, given, settings
@@ -72,4 +74,113 @@ def test_partition_preview_never_answers_500(operator, key, partitioner, topic) 
 
     response = operator.get(f"/api/clusters/local/topics/{quote(name, safe='')}/partition/", params)
     assert response.status_code in {200, 400, 404}, response.content[:500]
+    assert response["Content-Type"] == "application/json"
+
+
+RESET_FUZZ = settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+strategy = st.sampled_from(
+    ["earliest", "latest", "offset", "timestamp", "shift", "copy", "offsets", "", "x"]
+)
+
+
+@pytest.fixture
+def reset_target(kafka_broker, make_topic):
+    """An empty group with commits, made once per test function."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic = make_topic("fuzz-reset", partitions=2)
+    group = f"fuzz-{topic}"
+    consumer = Consumer({"bootstrap.servers": kafka_broker.bootstrap_servers, "group.id": group})
+    consumer.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
+    consumer.close()
+    return topic, group
+
+
+@RESET_FUZZ
+@given(
+    action=st.sampled_from(["preview", "apply", "", "x"]),
+    strategy=strategy,
+    offset=anything,
+    timestamp=anything,
+    shift=anything,
+    source_group=anything,
+    topic=anything,
+    partitions=anything,
+    offsets=anything,
+    parameters=anything,
+    fingerprint=anything,
+)
+def test_reset_form_never_answers_500(  # noqa: PLR0917 - one argument per field
+    operator,
+    reset_target,
+    action,
+    strategy,
+    offset,
+    timestamp,
+    shift,
+    source_group,
+    topic,
+    partitions,
+    offsets,
+    parameters,
+    fingerprint,
+) -> None:
+    _, group = reset_target
+    response = operator.post(
+        f"/clusters/local/groups/{group}/reset/",
+        {
+            "action": action,
+            "strategy": strategy,
+            "offset": offset,
+            "timestamp": timestamp,
+            "shift": shift,
+            "source_group": source_group,
+            "topic": topic,
+            "partitions": partitions,
+            "offsets": offsets,
+            "parameters": parameters,
+            "fingerprint": fingerprint,
+        },
+    )
+    assert response.status_code in {200, 400, 404, 409}, response.content[:500]
+
+
+json_value = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), text),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(text, inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+@RESET_FUZZ
+@given(
+    body=st.one_of(
+        json_value,
+        st.fixed_dictionaries(
+            {"strategy": strategy, "dry_run": st.one_of(st.booleans(), json_value)},
+            optional={
+                "offset": json_value,
+                "timestamp": json_value,
+                "shift": json_value,
+                "topic": json_value,
+                "partitions": json_value,
+                "offsets": json_value,
+                "source_group": json_value,
+                "fingerprint": json_value,
+            },
+        ),
+    ),
+    raw=st.one_of(st.none(), st.binary(max_size=50)),
+)
+def test_reset_api_never_answers_500(operator, reset_target, body, raw) -> None:
+    _, group = reset_target
+    data = raw if raw is not None else json.dumps(body)
+    response = operator.post(
+        f"/api/clusters/local/groups/{group}/reset/", data=data, content_type="application/json"
+    )
+    assert response.status_code in {200, 207, 400, 404, 409}, response.content[:500]
     assert response["Content-Type"] == "application/json"
