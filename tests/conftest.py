@@ -83,6 +83,26 @@ def user(django_user_model):
     return django_user_model.objects.create_user(username=unique("user"), password=PASSWORD)
 
 
+@pytest.fixture
+def operator(client, user):
+    """A test client logged in as a member of the operator group (may produce and reset)."""
+    from django.contrib.auth.models import Group
+
+    user.groups.add(Group.objects.get(name="operator"))
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def viewer(client, user):
+    """A test client logged in as a member of the viewer group (read only)."""
+    from django.contrib.auth.models import Group
+
+    user.groups.add(Group.objects.get(name="viewer"))
+    client.force_login(user)
+    return client
+
+
 @pytest.fixture(scope="session")
 def daphne_server(kafka_broker: LocalBroker, django_db_setup, django_db_blocker) -> Iterator[str]:
     """A real Daphne process serving kafkaview against the test broker and test database."""

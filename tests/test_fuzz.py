@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth.models import Group
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,13 +21,6 @@ anything = st.one_of(
     text,
     st.sampled_from(["auto", "0", "1", "-1", "99", "1e3", "", " ", "null", "{}", "[]", "%00"]),
 )
-
-
-@pytest.fixture
-def operator(client, user):
-    user.groups.add(Group.objects.get(name="operator"))
-    client.force_login(user)
-    return client
 
 
 @FUZZ

@@ -19,20 +19,6 @@ from tests.conftest import unique
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def operator(client, user):
-    user.groups.add(Group.objects.get(name="operator"))
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def viewer(client, user):
-    user.groups.add(Group.objects.get(name="viewer"))
-    client.force_login(user)
-    return client
-
-
 def read_all(bootstrap: str, topic: str, partitions: int) -> list:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("check")})
     consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])

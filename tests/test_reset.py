@@ -16,13 +16,6 @@ from tests.conftest import unique
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def operator(client, user):
-    user.groups.add(Group.objects.get(name="operator"))
-    client.force_login(user)
-    return client
-
-
 def kafka_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int | None]:
     """CURRENT-OFFSET per partition as kafka-consumer-groups --describe prints it."""
     result = cli_run(
