@@ -45,3 +45,118 @@ class AuditRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.target}"
+
+
+# --- Lag history (written by `manage.py lag_sampler`) -------------------------------
+
+
+class SampleRound(models.Model):
+    """One sampling pass over a cluster; a failed pass records the outage and writes no samples."""
+
+    cluster = models.CharField(max_length=64)
+    at = models.DateTimeField()
+    ok = models.BooleanField()
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    groups = models.PositiveIntegerField(default=0)
+    partitions = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["cluster", "at"])]
+        ordering = ["at"]
+
+
+class LagSample(models.Model):
+    """A group's position on one partition at one round, with the verdict at that time."""
+
+    cluster = models.CharField(max_length=64)
+    group = models.CharField(max_length=1024)
+    topic = models.CharField(max_length=249)
+    partition = models.IntegerField()
+    at = models.DateTimeField()
+    committed = models.BigIntegerField()
+    end_offset = models.BigIntegerField()
+    lag = models.BigIntegerField()
+    last_commit_at = models.DateTimeField(null=True)
+    commits = models.PositiveIntegerField(default=0, help_text="commits seen so far")
+    lag_seconds = models.FloatField(null=True, help_text="estimate from the offset history")
+    lag_seconds_at_least = models.BooleanField(default=False)
+    status = models.CharField(max_length=8, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["cluster", "group", "at"]),
+            models.Index(fields=["cluster", "topic", "at"]),
+            models.Index(fields=["cluster", "at"]),
+        ]
+
+
+class OffsetPoint(models.Model):
+    """A partition's log-end offset at a time: stored when it moved (and every few minutes)."""
+
+    cluster = models.CharField(max_length=64)
+    topic = models.CharField(max_length=249)
+    partition = models.IntegerField()
+    at = models.DateTimeField()
+    end_offset = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["cluster", "topic", "partition", "at"]),
+            models.Index(fields=["cluster", "at"]),
+        ]
+
+
+class TopicSample(models.Model):
+    """A topic's summed log-end offsets at a round, for its produce rate."""
+
+    cluster = models.CharField(max_length=64)
+    topic = models.CharField(max_length=249)
+    at = models.DateTimeField()
+    end_offsets = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["cluster", "topic", "at"]),
+            models.Index(fields=["cluster", "at"]),
+        ]
+
+
+class GroupState(models.Model):
+    """The last seen state and membership of a group, to tell what changed at the next round."""
+
+    cluster = models.CharField(max_length=64)
+    group = models.CharField(max_length=1024)
+    state = models.CharField(max_length=32)
+    members = models.JSONField(default=dict)
+    status = models.CharField(max_length=8, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "group"], name="group_state_unique")
+        ]
+
+
+class GroupEvent(models.Model):
+    """A change of state or membership: the rebalances of the processing flow."""
+
+    class Kind(models.TextChoices):
+        STATE = "state", "state changed"
+        JOINED = "joined", "member joined"
+        LEFT = "left", "member left"
+        MOVED = "moved", "partitions moved"
+        STATUS = "status", "status changed"
+
+    cluster = models.CharField(max_length=64)
+    group = models.CharField(max_length=1024)
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    text = models.TextField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["cluster", "group", "at"]),
+            models.Index(fields=["cluster", "at"]),
+        ]
+        ordering = ["-at", "-id"]

@@ -167,3 +167,11 @@ KAFKAVIEW_REQUEST_TIMEOUT = float(os.environ.get("KAFKAVIEW_REQUEST_TIMEOUT", "3
 
 # Turns off producing and offset resets for everyone.
 KAFKAVIEW_READ_ONLY = env_bool("KAFKAVIEW_READ_ONLY", False)
+
+# --- Lag history ----------------------------------------------------------
+# Seconds between the sampler's rounds, samples in a status window, days kept.
+KAFKAVIEW_SAMPLE_INTERVAL = float(os.environ.get("KAFKAVIEW_SAMPLE_INTERVAL", "10"))
+KAFKAVIEW_STATUS_WINDOW = int(os.environ.get("KAFKAVIEW_STATUS_WINDOW", "10"))
+KAFKAVIEW_HISTORY_RETENTION_DAYS = float(os.environ.get("KAFKAVIEW_HISTORY_RETENTION_DAYS", "7"))
+# A bearer token Prometheus may use for /metrics; without it, /metrics needs a login.
+KAFKAVIEW_METRICS_TOKEN = os.environ.get("KAFKAVIEW_METRICS_TOKEN", "")

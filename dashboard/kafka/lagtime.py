@@ -1,0 +1,94 @@
+"""Exact lag in seconds: the timestamp of the first message a group has not consumed yet."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from confluent_kafka import (
+    TIMESTAMP_CREATE_TIME,
+    TIMESTAMP_LOG_APPEND_TIME,
+    Consumer,
+    KafkaError,
+    TopicPartition,
+)
+
+from dashboard.kafka.clusters import call, client_config, request_timeout
+
+# Reading one message per partition is cheap, but a page must not wait long:
+# partitions not answered within the budget show no exact value.
+BUDGET_SECONDS = 2.0
+MAX_PARTITIONS = 500
+
+
+@dataclass(frozen=True)
+class MessageTime:
+    """The offset and timestamp of the message found at or after a committed offset."""
+
+    offset: int
+    timestamp_ms: int
+    timestamp_type: str  # "create" (set by the producer) or "log_append" (by the broker)
+
+
+def message_times(
+    *,
+    cluster: str,
+    positions: Mapping[tuple[str, int], int],
+    budget: float = BUDGET_SECONDS,
+) -> dict[tuple[str, int], MessageTime]:
+    """For each (topic, partition) → committed offset, the first message at or after it."""
+    wanted = dict(sorted(positions.items())[:MAX_PARTITIONS])
+    if not wanted:
+        return {}
+    consumer = Consumer(
+        client_config(
+            cluster=cluster,
+            **{
+                "group.id": f"kafkaview-lagtime-{uuid.uuid4().hex}",
+                "client.id": "kafkaview-lagtime",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                # When retention removed the committed offset, the next message is the oldest.
+                "auto.offset.reset": "earliest",
+                "enable.partition.eof": True,
+                "fetch.wait.max.ms": 50,
+                # One message is needed per partition: keep every fetch small.
+                "max.partition.fetch.bytes": 65536,
+                "socket.connection.setup.timeout.ms": int(request_timeout() * 1000),
+                "log_level": 3,
+            },
+        )
+    )
+    found: dict[tuple[str, int], MessageTime] = {}
+    done: set[tuple[str, int]] = set()
+    try:
+        call(
+            lambda: consumer.assign([TopicPartition(t, p, o) for (t, p), o in wanted.items()]),
+            cluster=cluster,
+        )
+        deadline = time.monotonic() + budget
+        while len(done) < len(wanted) and time.monotonic() < deadline:
+            for msg in consumer.consume(num_messages=500, timeout=0.1):
+                key = (msg.topic(), msg.partition())
+                if key in done:
+                    continue
+                error = msg.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        done.add(key)  # nothing unconsumed after all
+                    continue
+                kind, ts = msg.timestamp()
+                if kind in (TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME) and ts >= 0:
+                    found[key] = MessageTime(
+                        offset=msg.offset(),
+                        timestamp_ms=ts,
+                        timestamp_type="create" if kind == TIMESTAMP_CREATE_TIME else "log_append",
+                    )
+                done.add(key)
+                # Stop fetching this partition: its answer is known.
+                consumer.pause([TopicPartition(*key)])
+    finally:
+        consumer.close()
+    return found
