@@ -20,6 +20,7 @@ system-deps:
 	@missing=""; \
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -31,10 +32,16 @@ $(PIP_STAMP): requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
+# Browser libraries (uPlot for the lag charts), pinned by package-lock.json.
+NPM_STAMP := node_modules/.package-lock.stamp
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 jars: $(PIP_STAMP)
 	$(PY) manage.py broker --fetch-only
 
-setup: system-deps $(PIP_STAMP) jars
+setup: system-deps $(PIP_STAMP) $(NPM_STAMP) jars
 
 run: setup
 	$(PY) manage.py runlocal
@@ -60,4 +67,4 @@ test: setup lint
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) .cache staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) .cache staticfiles node_modules .pytest_cache .ruff_cache

@@ -41,6 +41,8 @@ def apply(rows: Sequence[T], query: ListQuery, *, name_field: str) -> list[T]:
         value = getattr(row, query.sort)
         if isinstance(value, tuple | list):
             value = len(value)
+        if value is None:
+            value = -1  # unknown sorts before every known number
         # The name breaks ties, so equal values keep a stable, readable order.
         return (value, str(getattr(row, name_field)))
 

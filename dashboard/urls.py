@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from dashboard import views
+from dashboard import views, views_history
 
 app_name = "dashboard"
 
@@ -18,6 +18,8 @@ urlpatterns = [
     path("clusters/<str:cluster>/groups/", views.groups, name="groups"),
     # reset/ before the group page: the path converter would take "g/reset" as a group id.
     path("clusters/<str:cluster>/groups/<path:group>/reset/", views.reset, name="reset"),
+    path("metrics", views_history.metrics, name="metrics"),
+    path("help/lag-status/", views_history.lag_status_help, name="help_status"),
     path("clusters/<str:cluster>/groups/<path:group>/", views.group, name="group"),
     path("audit/", views.audit, name="audit"),
     path("api/clusters/<str:cluster>/", views.api_overview, name="api_overview"),
@@ -28,7 +30,17 @@ urlpatterns = [
         views.api_partition_preview,
         name="api_partition_preview",
     ),
+    path(
+        "api/clusters/<str:cluster>/topics/<str:topic>/history/",
+        views_history.api_topic_history,
+        name="api_topic_history",
+    ),
     path("api/clusters/<str:cluster>/groups/", views.api_groups, name="api_groups"),
+    path(
+        "api/clusters/<str:cluster>/groups/<path:group>/history/",
+        views_history.api_group_history,
+        name="api_group_history",
+    ),
     path(
         "api/clusters/<str:cluster>/groups/<path:group>/reset/", views.api_reset, name="api_reset"
     ),

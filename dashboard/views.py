@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -11,10 +12,20 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from dashboard.audit import audit_finish, audit_start
 from dashboard.forms import BulkProduceForm, ProduceForm, reset_request
+from dashboard.history import (
+    RANGES,
+    group_events,
+    group_list_rows,
+    group_partitions_health,
+    range_minutes,
+    sampler_state,
+    worst,
+)
 from dashboard.jsonutil import to_json
 from dashboard.kafka.clusters import cluster_config, cluster_overview, clusters_all
 from dashboard.kafka.errors import GroupNotEmpty, InvalidRequest, KafkaViewError
-from dashboard.kafka.groups import group_detail, group_list, topic_groups
+from dashboard.kafka.groups import Group, group_detail, group_list, topic_groups
+from dashboard.kafka.lagtime import message_times
 from dashboard.kafka.offsets import (
     STRATEGIES,
     PlanChanged,
@@ -62,7 +73,17 @@ def api_overview(request: HttpRequest, cluster: str) -> HttpResponse:
 
 
 TOPIC_FIELDS = ("name", "partitions", "replication_factor", "messages", "under_replicated")
-GROUP_FIELDS = ("group", "state", "type", "members", "topics", "total_lag", "max_lag")
+GROUP_FIELDS = (
+    "group",
+    "state",
+    "type",
+    "members",
+    "topics",
+    "total_lag",
+    "max_lag",
+    "status_rank",
+    "lag_seconds_estimate",
+)
 
 
 def _wants_internal(request: HttpRequest) -> bool:
@@ -109,6 +130,8 @@ def topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
             "groups": consuming,
             "cluster": cluster,
             "can_produce": may(request.user, PRODUCE),
+            "ranges": RANGES,
+            "range": range_minutes(request.GET.get("range"))[0],
         },
     )
 
@@ -124,11 +147,17 @@ def api_topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
 def groups(request: HttpRequest, cluster: str) -> HttpResponse:
     query = list_query(request.GET, fields=GROUP_FIELDS, default="group")
     data = group_list(cluster=cluster)
-    rows = apply(data.groups, query, name_field="group")
+    rows = apply(group_list_rows(cluster=cluster, summaries=data.groups), query, name_field="group")
     return render(
         request,
         "dashboard/groups.html",
-        {"data": data, "rows": rows, "query": query, "cluster": cluster},
+        {
+            "data": data,
+            "rows": rows,
+            "query": query,
+            "cluster": cluster,
+            "sampler": sampler_state(cluster=cluster),
+        },
     )
 
 
@@ -136,25 +165,91 @@ def groups(request: HttpRequest, cluster: str) -> HttpResponse:
 def api_groups(request: HttpRequest, cluster: str) -> HttpResponse:
     query = list_query(request.GET, fields=GROUP_FIELDS, default="group")
     data = group_list(cluster=cluster)
-    rows = apply(data.groups, query, name_field="group")
+    rows = apply(group_list_rows(cluster=cluster, summaries=data.groups), query, name_field="group")
     return JsonResponse(
-        {"cluster": cluster, "read_at": to_json(data.read_at), "groups": to_json(rows)}
+        {
+            "cluster": cluster,
+            "read_at": to_json(data.read_at),
+            "groups": [r.as_json() for r in rows],
+            "sampler": to_json(sampler_state(cluster=cluster)),
+        }
     )
+
+
+def _group_rows(cluster: str, detail: Group) -> tuple[list[dict[str, object]], str]:
+    """Each partition with its exact lag seconds, last commit and sampled verdict."""
+    behind = {
+        (p.topic, p.partition): p.committed_offset
+        for p in detail.partitions
+        if p.lag and p.committed_offset is not None
+    }
+    times = message_times(cluster=cluster, positions=behind)
+    health = group_partitions_health(cluster=cluster, group=detail.group)
+    now = datetime.now(UTC)
+    rows = []
+    for p in detail.partitions:
+        key = (p.topic, p.partition)
+        found, sampled = times.get(key), health.get(key)
+        rows.append(
+            {
+                **to_json(p),
+                "p": p,
+                # Exact: the age of the first message the group has not consumed.
+                "lag_seconds": max((now.timestamp() * 1000 - found.timestamp_ms) / 1000, 0.0)
+                if found
+                else (0.0 if p.lag == 0 else None),
+                "first_unconsumed_timestamp": datetime.fromtimestamp(found.timestamp_ms / 1000, UTC)
+                if found
+                else None,
+                "timestamp_type": found.timestamp_type if found else None,
+                "status": sampled.status if sampled else "",
+                "lag_seconds_estimate": sampled.lag_seconds if sampled else None,
+                "last_commit_at": sampled.last_commit_at if sampled else None,
+                "sampled_at": sampled.at if sampled else None,
+            }
+        )
+    return rows, worst([r["status"] for r in rows if r["status"]])
 
 
 @require_GET
 def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
     detail = group_detail(cluster=cluster, group=group)
+    rows, status = _group_rows(cluster, detail)
+    range_name, _ = range_minutes(request.GET.get("range"))
     return render(
         request,
         "dashboard/group.html",
-        {"group": detail, "cluster": cluster, "can_reset": may(request.user, RESET)},
+        {
+            "group": detail,
+            "rows": rows,
+            "status": status,
+            "oldest": max(
+                (r["lag_seconds"] for r in rows if r["lag_seconds"] is not None), default=None
+            ),
+            "events": group_events(cluster=cluster, group=group),
+            "sampler": sampler_state(cluster=cluster),
+            "ranges": RANGES,
+            "range": range_name,
+            "cluster": cluster,
+            "can_reset": may(request.user, RESET),
+        },
     )
 
 
 @require_GET
 def api_group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
-    return JsonResponse(to_json(group_detail(cluster=cluster, group=group)))
+    detail = group_detail(cluster=cluster, group=group)
+    rows, status = _group_rows(cluster, detail)
+    for row in rows:
+        del row["p"]
+    return JsonResponse(
+        {
+            **to_json(detail),
+            "partitions": to_json(rows),
+            "status": status,
+            "sampler": to_json(sampler_state(cluster=cluster)),
+        }
+    )
 
 
 @require_GET

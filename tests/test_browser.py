@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from tests.conftest import PASSWORD
@@ -90,3 +92,52 @@ def test_tail_page_shows_100_keyed_messages_in_order_and_hostile_values_stay_ine
     assert "<script>window.pwned = 1</script>" in shown
     assert 'onerror="window.pwned = 2"' in shown
     assert page.text_content("#st-received").strip() == "103"
+
+
+def test_group_chart_draws_the_sampled_lag_and_updates_while_open(
+    user, daphne_server: str, kafka_broker, admin, browser_page
+) -> None:
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import NewTopic
+
+    from dashboard.sampler import Sampler
+    from tests.conftest import unique
+
+    topic, group = unique("chart"), unique("g-chart")
+    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(timeout=15)
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
+    for i in range(30):
+        producer.produce(topic, key=f"k{i}".encode(), value=b"v")
+    producer.flush(10)
+    committer = Consumer({"bootstrap.servers": kafka_broker.bootstrap_servers, "group.id": group})
+    committer.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
+    committer.close()
+    sampler = Sampler(cluster="local", interval=0.5, window=4)
+
+    def sample() -> None:
+        # Playwright's loop makes this thread "async" to Django: use the database elsewhere.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(sampler.round).result()
+
+    for _ in range(3):
+        sample()
+    page = browser_page
+    log_in(page, daphne_server, user)
+    page.goto(f"{daphne_server}/clusters/local/groups/{group}/")
+    chart = page.locator("#lag-chart")
+    page.wait_for_function("() => Number(document.querySelector('#lag-chart').dataset.points) >= 3")
+    assert chart.locator("canvas").count() == 1
+    legend = chart.locator(".u-legend").inner_text()
+    assert "total" in legend and f"{topic}/0" in legend
+    # A new round shows up without reloading the page (the chart refreshes itself).
+    first = int(chart.get_attribute("data-points"))
+    sample()
+    page.evaluate("document.querySelector('#lag-chart').dataset.refresh = '500'")
+    page.wait_for_function(
+        f"() => Number(document.querySelector('#lag-chart').dataset.points) > {first}",
+        timeout=20_000,
+    )
+    # The status links to the rules page.
+    page.click("[data-testid=status] a")
+    page.wait_for_url(f"{daphne_server}/help/lag-status/")
+    assert "STALL" in page.locator("#statuses").inner_text()

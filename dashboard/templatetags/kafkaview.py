@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django import template
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -69,3 +71,44 @@ def lag_class(lag: int | None) -> str:
     if lag >= 100:
         return "lag-mid"
     return "lag-low"
+
+
+STATUS_BADGE = {"OK": "ok", "WARN": "warn", "REWIND": "warn", "STALL": "bad", "STOP": "bad"}
+
+
+@register.filter
+def status_badge(status: str) -> str:
+    """A badge for a Burrow-style status, linking to the rules; '—' before any sample."""
+    if not status:
+        return format_html('<span class="muted" title="{}">—</span>', "no samples yet")
+    return format_html(
+        '<a class="badge {}" href="/help/lag-status/" title="what {} means">{}</a>',
+        STATUS_BADGE.get(status, ""),
+        status,
+        status,
+    )
+
+
+@register.filter
+def duration(seconds: float | None) -> str:
+    """Seconds as a short human duration: 850 ms, 4.2 s, 3 min 5 s, 2 h 10 min, 3 d 4 h."""
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    s = int(seconds)
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 86400} d {s % 86400 // 3600} h"
+
+
+@register.filter
+def age(moment: datetime | None) -> str:
+    """How long ago a moment was, as a duration."""
+    if moment is None:
+        return "—"
+    return duration(max((datetime.now(UTC) - moment).total_seconds(), 0.0))

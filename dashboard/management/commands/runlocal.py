@@ -57,6 +57,7 @@ class Command(BaseCommand):
         broker: LocalBroker | None = None
         demo: DemoTraffic | None = None
         server: subprocess.Popen[bytes] | None = None
+        sampler: subprocess.Popen[bytes] | None = None
         try:
             if not external:
                 _, _, port = clusters.by_name[clusters.default].bootstrap_servers.rpartition(":")
@@ -81,6 +82,15 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"using the configured cluster(s) ({clusters.source}); no local broker"
                 )
+            # One sampler per deployment: lag history, status, events and /metrics.
+            sampler = subprocess.Popen(
+                [sys.executable, "manage.py", "lag_sampler"],
+                cwd=settings.BASE_DIR,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - the sampler dies with us
+            )
+            self.stdout.write(
+                f"lag sampler: every {settings.KAFKAVIEW_SAMPLE_INTERVAL:g} s into the database"
+            )
             server = subprocess.Popen(
                 [
                     sys.executable,
@@ -105,9 +115,10 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stdout.write("stopping...")
         finally:
-            if server is not None and server.poll() is None:
-                server.terminate()
-                server.wait(timeout=10)
+            for child in (server, sampler):
+                if child is not None and child.poll() is None:
+                    child.terminate()
+                    child.wait(timeout=10)
             if demo is not None:
                 demo.stop()
             if broker is not None:

@@ -1,0 +1,273 @@
+"""Reading the sampler's history: latest verdicts, chart series and events (database only)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dashboard.jsonutil import to_json
+from dashboard.lagstatus import Status
+from dashboard.models import GroupEvent, LagSample, SampleRound, TopicSample
+from dashboard.sampler import sample_interval
+
+# A chart never carries more points than this; longer ranges are thinned evenly.
+MAX_POINTS = 720
+RANGES = {"15m": 15, "1h": 60, "6h": 360, "24h": 1440, "7d": 10080}
+DEFAULT_RANGE = "1h"
+
+
+@dataclass(frozen=True)
+class PartitionHealth:
+    """A partition's latest sample: verdict, estimated lag seconds, last commit."""
+
+    status: str
+    lag: int
+    lag_seconds: float | None
+    lag_seconds_at_least: bool
+    last_commit_at: datetime | None
+    commits: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class GroupHealth:
+    """A group's latest verdict (the worst partition's) and its largest estimated lag seconds."""
+
+    status: str
+    lag_seconds: float | None
+    lag_seconds_at_least: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
+class GroupListRow:
+    """A group-list row with the sampler's verdict; other attributes come from the summary."""
+
+    summary: Any
+    status: str
+    status_rank: int
+    lag_seconds_estimate: float | None
+    lag_seconds_at_least: bool
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.summary, name)
+
+    def as_json(self) -> dict[str, Any]:
+        """The summary's fields plus status and estimated lag seconds."""
+        return {
+            **to_json(self.summary),
+            "status": self.status,
+            "lag_seconds_estimate": self.lag_seconds_estimate,
+            "lag_seconds_at_least": self.lag_seconds_at_least,
+        }
+
+
+def group_list_rows(*, cluster: str, summaries: Iterable[Any]) -> list[GroupListRow]:
+    """Group summaries joined with their latest verdicts."""
+    health = groups_health(cluster=cluster)
+    rows = []
+    for summary in summaries:
+        h = health.get(summary.group)
+        status = h.status if h else ""
+        rows.append(
+            GroupListRow(
+                summary=summary,
+                status=status,
+                status_rank=Status[status].value if status else -1,
+                lag_seconds_estimate=h.lag_seconds if h else None,
+                lag_seconds_at_least=bool(h and h.lag_seconds_at_least),
+            )
+        )
+    return rows
+
+
+def last_round(*, cluster: str) -> SampleRound | None:
+    """The sampler's most recent round for the cluster, failed or not."""
+    return SampleRound.objects.filter(cluster=cluster).order_by("-at").first()
+
+
+def last_ok_round(*, cluster: str) -> SampleRound | None:
+    """The most recent round that read the cluster."""
+    return SampleRound.objects.filter(cluster=cluster, ok=True).order_by("-at").first()
+
+
+def sampler_state(*, cluster: str) -> dict[str, object]:
+    """Whether history is available and fresh, for pages and JSON."""
+    last = last_round(cluster=cluster)
+    ok = last_ok_round(cluster=cluster) if last is not None and not last.ok else last
+    return {
+        "interval": sample_interval(),
+        "running": last is not None,
+        "last_round_at": last.at if last else None,
+        "last_round_ok": bool(last and last.ok),
+        "last_error": last.error if last and not last.ok else "",
+        "last_ok_at": ok.at if ok else None,
+    }
+
+
+def group_partitions_health(*, cluster: str, group: str) -> dict[tuple[str, int], PartitionHealth]:
+    """The group's samples from its latest sampled round, by (topic, partition)."""
+    latest = (
+        LagSample.objects.filter(cluster=cluster, group=group).order_by("-at").values("at").first()
+    )
+    if latest is None:
+        return {}
+    rows = LagSample.objects.filter(cluster=cluster, group=group, at=latest["at"])
+    return {(r.topic, r.partition): _health(r) for r in rows}
+
+
+def _health(r: LagSample) -> PartitionHealth:
+    return PartitionHealth(
+        status=r.status,
+        lag=r.lag,
+        lag_seconds=r.lag_seconds,
+        lag_seconds_at_least=r.lag_seconds_at_least,
+        last_commit_at=r.last_commit_at,
+        commits=r.commits,
+        at=r.at,
+    )
+
+
+def worst(statuses: list[str]) -> str:
+    """The most severe of some status names ('' when none)."""
+    known = [Status[s] for s in statuses if s in Status.__members__]
+    return max(known).name if known else ""
+
+
+def groups_health(*, cluster: str) -> dict[str, GroupHealth]:
+    """Every group's verdict from the latest successful round."""
+    round_ = last_ok_round(cluster=cluster)
+    if round_ is None:
+        return {}
+    by_group: dict[str, list[LagSample]] = defaultdict(list)
+    for r in LagSample.objects.filter(cluster=cluster, at=round_.at).only(
+        "group", "status", "lag_seconds", "lag_seconds_at_least", "at"
+    ):
+        by_group[r.group].append(r)
+    out = {}
+    for name, rows in by_group.items():
+        timed = [r for r in rows if r.lag_seconds is not None]
+        top = max(timed, key=lambda r: r.lag_seconds or 0.0, default=None)
+        out[name] = GroupHealth(
+            status=worst([r.status for r in rows]),
+            lag_seconds=top.lag_seconds if top else None,
+            lag_seconds_at_least=bool(top and top.lag_seconds_at_least),
+            at=round_.at,
+        )
+    return out
+
+
+def range_minutes(value: str | None) -> tuple[str, int]:
+    """A chart range name (15m, 1h, 6h, 24h, 7d) and its minutes; the default when unknown."""
+    name = value if value in RANGES else DEFAULT_RANGE
+    return name, RANGES[name]
+
+
+def _rounds(*, cluster: str, since: datetime) -> list[tuple[datetime, bool]]:
+    """Rounds since a time; a pause of the sampler longer than 3 intervals becomes a gap point."""
+    rounds = list(
+        SampleRound.objects.filter(cluster=cluster, at__gte=since)
+        .order_by("at")
+        .values_list("at", "ok")
+    )
+    if len(rounds) > MAX_POINTS:
+        step = len(rounds) / MAX_POINTS
+        picked = [rounds[int(i * step)] for i in range(MAX_POINTS)]
+        # Keep failed rounds: they are the gaps the chart must show.
+        failed = [r for r in rounds if not r[1]]
+        rounds = sorted(set(picked) | set(failed[:MAX_POINTS]))
+    limit = timedelta(seconds=3 * max(sample_interval(), 1.0))
+    out: list[tuple[datetime, bool]] = []
+    for at, ok in rounds:
+        if out and at - out[-1][0] > max(limit, (rounds[-1][0] - rounds[0][0]) / MAX_POINTS * 3):
+            # No round at all (sampler stopped): an empty point so lines do not bridge it.
+            out.append((out[-1][0] + (at - out[-1][0]) / 2, False))
+        out.append((at, ok))
+    return out
+
+
+def _rate(times: list[float], values: list[int | None]) -> list[float | None]:
+    """Per-second increase between consecutive samples; None across a gap or a reset."""
+    out: list[float | None] = [None]
+    for i in range(1, len(values)):
+        a, b = values[i - 1], values[i]
+        dt = times[i] - times[i - 1]
+        out.append((b - a) / dt if a is not None and b is not None and dt > 0 and b >= a else None)
+    return out
+
+
+def group_history(*, cluster: str, group: str, minutes: int) -> dict[str, object]:
+    """Chart series of a group: total and per-partition lag, consume rate and status per round."""
+    since = datetime.now(UTC) - timedelta(minutes=minutes)
+    rounds = _rounds(cluster=cluster, since=since)
+    index = {at: i for i, (at, _) in enumerate(rounds)}
+    n = len(rounds)
+    total: list[int | None] = [None] * n
+    committed: list[int | None] = [None] * n
+    statuses: list[list[str]] = [[] for _ in range(n)]
+    per_partition: dict[str, list[int | None]] = {}
+    rows = LagSample.objects.filter(cluster=cluster, group=group, at__gte=since).values_list(
+        "at", "topic", "partition", "lag", "committed", "status"
+    )
+    for at, topic, partition, lag, offset, status in rows.iterator():
+        i = index.get(at)
+        if i is None:
+            continue  # a round thinned out of a long range
+        total[i] = (total[i] or 0) + lag
+        committed[i] = (committed[i] or 0) + offset
+        statuses[i].append(status)
+        series = per_partition.setdefault(f"{topic}/{partition}", [None] * n)
+        series[i] = lag
+    times = [at.timestamp() for at, _ in rounds]
+    return {
+        "cluster": cluster,
+        "group": group,
+        "minutes": minutes,
+        "times": times,
+        "ok": [ok for _, ok in rounds],
+        "total_lag": total,
+        "consume_rate": _rate(times, committed),
+        "status": [worst(s) for s in statuses],
+        "partitions": dict(sorted(per_partition.items())),
+    }
+
+
+def topic_history(*, cluster: str, topic: str, minutes: int) -> dict[str, object]:
+    """Chart series of a topic: produce rate per round and each group's consume rate on it."""
+    since = datetime.now(UTC) - timedelta(minutes=minutes)
+    rounds = _rounds(cluster=cluster, since=since)
+    index = {at: i for i, (at, _) in enumerate(rounds)}
+    n = len(rounds)
+    ends: list[int | None] = [None] * n
+    for at, total in TopicSample.objects.filter(
+        cluster=cluster, topic=topic, at__gte=since
+    ).values_list("at", "end_offsets"):
+        if (i := index.get(at)) is not None:
+            ends[i] = total
+    by_group: dict[str, list[int | None]] = {}
+    rows = LagSample.objects.filter(cluster=cluster, topic=topic, at__gte=since).values_list(
+        "at", "group", "committed"
+    )
+    for at, group, offset in rows.iterator():
+        if (i := index.get(at)) is None:
+            continue
+        series = by_group.setdefault(group, [None] * n)
+        series[i] = (series[i] or 0) + offset
+    times = [at.timestamp() for at, _ in rounds]
+    return {
+        "cluster": cluster,
+        "topic": topic,
+        "minutes": minutes,
+        "times": times,
+        "ok": [ok for _, ok in rounds],
+        "produce_rate": _rate(times, ends),
+        "consume_rate": {g: _rate(times, s) for g, s in sorted(by_group.items())},
+    }
+
+
+def group_events(*, cluster: str, group: str, limit: int = 50) -> list[GroupEvent]:
+    """The group's most recent state, membership and status changes, newest first."""
+    return list(GroupEvent.objects.filter(cluster=cluster, group=group)[:limit])
