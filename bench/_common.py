@@ -43,6 +43,54 @@ def broker_and_django(*, bootstrap: str | None, heap: str = "1g") -> Iterator[st
             broker.stop()
 
 
+def groups_with_commits(
+    bootstrap: str, *, groups: int, topics: int, partitions: int, messages: int
+) -> tuple[int, list[str], list[str]]:
+    """Topics with messages on every partition and groups with a commit on each of a topic's
+    partitions (group i on topic i mod topics); returns (tag, topic names, group ids)."""
+    import random
+
+    from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    tag = random.randrange(1 << 30)
+    names = [f"bench-lag-{tag}-{i}" for i in range(topics)]
+    for f in admin.create_topics([NewTopic(t, partitions, 1) for t in names]).values():
+        f.result(timeout=120)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+    for t in names:
+        for p in range(partitions):
+            for i in range(messages):
+                producer.produce(t, value=b"x" * 20, key=str(i).encode(), partition=p)
+            producer.poll(0)
+    producer.flush(120)
+    ids = [f"bench-group-{tag}-{g}" for g in range(groups)]
+    requests = [
+        ConsumerGroupTopicPartitions(
+            g,
+            [
+                TopicPartition(names[i % topics], p, random.randint(0, messages))
+                for p in range(partitions)
+            ],
+        )
+        for i, g in enumerate(ids)
+    ]
+    # One group per call: send them all, then wait. A partition's error comes back in
+    # the result, not as an exception: send the groups that had one again.
+    for _attempt in range(5):
+        pending = [(r, admin.alter_consumer_group_offsets([r])) for r in requests]
+        failed = []
+        for r, futures in pending:
+            for f in futures.values():
+                if any(tp.error for tp in f.result(timeout=120).topic_partitions):
+                    failed.append(r)
+        requests = failed
+        if not requests:
+            break
+    return tag, names, ids
+
+
 def timed(fn: Callable[[], Any], runs: int) -> tuple[list[float], Any]:
     """Wall-clock seconds of each run, and the last result."""
     times, result = [], None

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 
-from _common import broker_and_django, median, table, timed, view_request
+from _common import broker_and_django, groups_with_commits, median, table, timed, view_request
 
 
 def main() -> None:
@@ -30,47 +29,20 @@ def main() -> None:
     args = parser.parse_args()
 
     with broker_and_django(bootstrap=args.bootstrap) as bootstrap:
-        from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
-        from confluent_kafka.admin import AdminClient, NewTopic
+        from confluent_kafka.admin import AdminClient
 
         from dashboard import views
         from dashboard.kafka.clusters import admin_clients_forget
         from dashboard.kafka.local import TARBALL_CLI_JVM_FLAGS, cli_run
 
         admin = AdminClient({"bootstrap.servers": bootstrap})
-        tag = random.randrange(1 << 30)
-        topics = [f"bench-lag-{tag}-{i}" for i in range(args.topics)]
-        futures = admin.create_topics([NewTopic(t, args.partitions, 1) for t in topics])
-        for f in futures.values():
-            f.result(timeout=120)
-        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
-        for t in topics:
-            for p in range(args.partitions):
-                for i in range(args.messages):
-                    producer.produce(t, value=b"x" * 20, key=str(i).encode(), partition=p)
-                producer.poll(0)
-        producer.flush(120)
-        groups = [f"bench-group-{tag}-{g}" for g in range(args.groups)]
-        requests = []
-        for g_index, g in enumerate(groups):
-            topic = topics[g_index % len(topics)]
-            parts = [
-                TopicPartition(topic, p, random.randint(0, args.messages))
-                for p in range(args.partitions)
-            ]
-            requests.append(ConsumerGroupTopicPartitions(g, parts))
-        # One group per call: send them all, then wait. A partition's error comes back in
-        # the result, not as an exception: send the groups that had one again.
-        for _attempt in range(5):
-            pending = [(r, admin.alter_consumer_group_offsets([r])) for r in requests]
-            failed = []
-            for r, futures in pending:
-                for f in futures.values():
-                    if any(tp.error for tp in f.result(timeout=120).topic_partitions):
-                        failed.append(r)
-            requests = failed
-            if not requests:
-                break
+        tag, _, groups = groups_with_commits(
+            bootstrap,
+            groups=args.groups,
+            topics=args.topics,
+            partitions=args.partitions,
+            messages=args.messages,
+        )
         print(
             f"# {args.groups} groups x {args.partitions} partitions "
             f"({args.groups * args.partitions} committed offsets) on {args.topics} topics",
