@@ -81,7 +81,11 @@ def main() -> None:
                 "well under the 10 s interval",
             ],
             ["sampler round, slowest", f"{max(round_times):.2f} s", ""],
-            ["LagSample rows per round", f"{samples_per_round:,}", ""],
+            [
+                "partition samples per round",
+                f"{samples_per_round:,}",
+                "one LagSample row per group",
+            ],
             ["LagSample rows stored", f"{LagSample.objects.count():,}", ""],
             ["OffsetPoint rows stored (only when moved)", f"{OffsetPoint.objects.count():,}", ""],
             ["SQLite file after the rounds", f"{size_mb:.1f} MB", ""],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,7 +9,7 @@ from typing import Any
 
 from dashboard.jsonutil import to_json
 from dashboard.lagstatus import Status
-from dashboard.models import GroupEvent, LagSample, SampleRound, TopicSample
+from dashboard.models import GroupEvent, LagSample, PartitionSample, SampleRound, TopicSample
 from dashboard.sampler import sample_interval
 
 # A chart never carries more points than this; longer ranges are thinned evenly.
@@ -109,25 +108,24 @@ def sampler_state(*, cluster: str) -> dict[str, object]:
 
 
 def group_partitions_health(*, cluster: str, group: str) -> dict[tuple[str, int], PartitionHealth]:
-    """The group's samples from its latest sampled round, by (topic, partition)."""
-    latest = (
-        LagSample.objects.filter(cluster=cluster, group=group).order_by("-at").values("at").first()
-    )
-    if latest is None:
+    """The group's partitions from its latest sampled round, by (topic, partition)."""
+    row = LagSample.objects.filter(cluster=cluster, group=group).order_by("-at").first()
+    if row is None:
         return {}
-    rows = LagSample.objects.filter(cluster=cluster, group=group, at=latest["at"])
-    return {(r.topic, r.partition): _health(r) for r in rows}
+    return {(p.topic, p.partition): _health(p, row.at) for p in row.partition_samples()}
 
 
-def _health(r: LagSample) -> PartitionHealth:
+def _health(p: PartitionSample, at: datetime) -> PartitionHealth:
     return PartitionHealth(
-        status=r.status,
-        lag=r.lag,
-        lag_seconds=r.lag_seconds,
-        lag_seconds_at_least=r.lag_seconds_at_least,
-        last_commit_at=r.last_commit_at,
-        commits=r.commits,
-        at=r.at,
+        status=p.status,
+        lag=p.lag,
+        lag_seconds=p.lag_seconds,
+        lag_seconds_at_least=p.lag_seconds_at_least,
+        last_commit_at=None
+        if p.last_commit_at is None
+        else datetime.fromtimestamp(p.last_commit_at, UTC),
+        commits=p.commits,
+        at=at,
     )
 
 
@@ -142,17 +140,12 @@ def groups_health(*, cluster: str) -> dict[str, GroupHealth]:
     round_ = last_ok_round(cluster=cluster)
     if round_ is None:
         return {}
-    by_group: dict[str, list[LagSample]] = defaultdict(list)
-    for r in LagSample.objects.filter(cluster=cluster, at=round_.at).only(
-        "group", "status", "lag_seconds", "lag_seconds_at_least", "at"
-    ):
-        by_group[r.group].append(r)
     out = {}
-    for name, rows in by_group.items():
-        timed = [r for r in rows if r.lag_seconds is not None]
-        top = max(timed, key=lambda r: r.lag_seconds or 0.0, default=None)
-        out[name] = GroupHealth(
-            status=worst([r.status for r in rows]),
+    for row in LagSample.objects.filter(cluster=cluster, at=round_.at):
+        timed = [p for p in row.partition_samples() if p.lag_seconds is not None]
+        top = max(timed, key=lambda p: p.lag_seconds or 0.0, default=None)
+        out[row.group] = GroupHealth(
+            status=row.status,
             lag_seconds=top.lag_seconds if top else None,
             lag_seconds_at_least=bool(top and top.lag_seconds_at_least),
             at=round_.at,
@@ -207,20 +200,19 @@ def group_history(*, cluster: str, group: str, minutes: int) -> dict[str, object
     n = len(rounds)
     total: list[int | None] = [None] * n
     committed: list[int | None] = [None] * n
-    statuses: list[list[str]] = [[] for _ in range(n)]
+    statuses: list[str | None] = [None] * n
     per_partition: dict[str, list[int | None]] = {}
-    rows = LagSample.objects.filter(cluster=cluster, group=group, at__gte=since).values_list(
-        "at", "topic", "partition", "lag", "committed", "status"
-    )
-    for at, topic, partition, lag, offset, status in rows.iterator():
-        i = index.get(at)
+    for row in LagSample.objects.filter(cluster=cluster, group=group, at__gte=since).iterator():
+        i = index.get(row.at)
         if i is None:
             continue  # a round thinned out of a long range
-        total[i] = (total[i] or 0) + lag
-        committed[i] = (committed[i] or 0) + offset
-        statuses[i].append(status)
-        series = per_partition.setdefault(f"{topic}/{partition}", [None] * n)
-        series[i] = lag
+        total[i] = row.total_lag
+        statuses[i] = row.status
+        committed[i] = 0
+        for p in row.partition_samples():
+            committed[i] = (committed[i] or 0) + p.committed
+            series = per_partition.setdefault(f"{p.topic}/{p.partition}", [None] * n)
+            series[i] = p.lag
     times = [at.timestamp() for at, _ in rounds]
     return {
         "cluster": cluster,
@@ -230,7 +222,7 @@ def group_history(*, cluster: str, group: str, minutes: int) -> dict[str, object
         "ok": [ok for _, ok in rounds],
         "total_lag": total,
         "consume_rate": _rate(times, committed),
-        "status": [worst(s) for s in statuses],
+        "status": statuses,
         "partitions": dict(sorted(per_partition.items())),
     }
 
@@ -248,14 +240,14 @@ def topic_history(*, cluster: str, topic: str, minutes: int) -> dict[str, object
         if (i := index.get(at)) is not None:
             ends[i] = total
     by_group: dict[str, list[int | None]] = {}
-    rows = LagSample.objects.filter(cluster=cluster, topic=topic, at__gte=since).values_list(
-        "at", "group", "committed"
-    )
-    for at, group, offset in rows.iterator():
-        if (i := index.get(at)) is None:
+    rows = LagSample.objects.filter(
+        cluster=cluster, at__gte=since, topics__contains=f"|{topic}|"
+    ).only("at", "group", "partitions")
+    for row in rows.iterator():
+        if (i := index.get(row.at)) is None:
             continue
-        series = by_group.setdefault(group, [None] * n)
-        series[i] = (series[i] or 0) + offset
+        series = by_group.setdefault(row.group, [None] * n)
+        series[i] = sum(p.committed for p in row.partition_samples() if p.topic == topic)
     times = [at.timestamp() for at, _ in rounds]
     return {
         "cluster": cluster,

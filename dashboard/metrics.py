@@ -77,19 +77,18 @@ class HistoryCollector(Collector):
             last_ok.add_metric([cluster], ok.at.timestamp())
             worst: dict[str, int] = {}
             totals: dict[str, int] = {}
-            for s in LagSample.objects.filter(cluster=cluster, at=ok.at).order_by(
-                "group", "topic", "partition"
-            ):
-                labels = [cluster, s.group, s.topic, str(s.partition)]
-                lag.add_metric(labels, s.lag)
-                committed.add_metric(labels, s.committed)
-                if s.lag_seconds is not None:
-                    lag_seconds.add_metric(labels, s.lag_seconds)
-                if s.status:
-                    code = Status[s.status].value
-                    partition_status.add_metric(labels, code)
-                    worst[s.group] = max(worst.get(s.group, 0), code)
-                totals[s.group] = totals.get(s.group, 0) + s.lag
+            for row in LagSample.objects.filter(cluster=cluster, at=ok.at).order_by("group"):
+                for s in row.partition_samples():
+                    labels = [cluster, row.group, s.topic, str(s.partition)]
+                    lag.add_metric(labels, s.lag)
+                    committed.add_metric(labels, s.committed)
+                    if s.lag_seconds is not None:
+                        lag_seconds.add_metric(labels, s.lag_seconds)
+                    if s.status:
+                        code = Status[s.status].value
+                        partition_status.add_metric(labels, code)
+                        worst[row.group] = max(worst.get(row.group, 0), code)
+                totals[row.group] = row.total_lag
             for group, total in totals.items():
                 group_lag.add_metric([cluster, group], total)
             for group, code in worst.items():

@@ -1,5 +1,7 @@
 """Database models of the dashboard."""
 
+from dataclasses import dataclass
+
 from django.db import models
 
 
@@ -66,28 +68,64 @@ class SampleRound(models.Model):
         ordering = ["at"]
 
 
+@dataclass(frozen=True)
+class PartitionSample:
+    """One partition of a LagSample: the group's position and the verdict at that round."""
+
+    topic: str
+    partition: int
+    committed: int
+    end_offset: int
+    lag: int
+    last_commit_at: float | None  # Unix seconds
+    commits: int
+    lag_seconds: float | None  # estimate from the offset history
+    lag_seconds_at_least: bool
+    status: str
+
+    def packed(self) -> list[object]:
+        """The compact JSON row stored in LagSample.partitions."""
+        return [
+            self.topic,
+            self.partition,
+            self.committed,
+            self.end_offset,
+            self.lag,
+            None if self.last_commit_at is None else round(self.last_commit_at, 3),
+            self.commits,
+            None if self.lag_seconds is None else round(self.lag_seconds, 1),
+            1 if self.lag_seconds_at_least else 0,
+            self.status,
+        ]
+
+
 class LagSample(models.Model):
-    """A group's position on one partition at one round, with the verdict at that time."""
+    """A group at one round: its status, total lag and every partition as a compact JSON row.
+
+    One row per group and round, not per partition: a partition costs ~60 bytes of
+    JSON instead of a ~350-byte row with three index entries (bench/sampler.py).
+    """
 
     cluster = models.CharField(max_length=64)
     group = models.CharField(max_length=1024)
-    topic = models.CharField(max_length=249)
-    partition = models.IntegerField()
     at = models.DateTimeField()
-    committed = models.BigIntegerField()
-    end_offset = models.BigIntegerField()
-    lag = models.BigIntegerField()
-    last_commit_at = models.DateTimeField(null=True)
-    commits = models.PositiveIntegerField(default=0, help_text="commits seen so far")
-    lag_seconds = models.FloatField(null=True, help_text="estimate from the offset history")
-    lag_seconds_at_least = models.BooleanField(default=False)
     status = models.CharField(max_length=8, blank=True)
+    total_lag = models.BigIntegerField()
+    # "|topic-a|topic-b|": lets a topic's history select its groups' rows.
+    topics = models.TextField()
+    partitions = models.JSONField(help_text="[topic, partition, committed, end, lag, ...] rows")
 
     class Meta:
         indexes = [
             models.Index(fields=["cluster", "group", "at"]),
-            models.Index(fields=["cluster", "topic", "at"]),
             models.Index(fields=["cluster", "at"]),
+        ]
+
+    def partition_samples(self) -> list[PartitionSample]:
+        """The partitions as dataclasses."""
+        return [
+            PartitionSample(t, p, c, e, lag, commit, n, secs, bool(least), status)
+            for t, p, c, e, lag, commit, n, secs, least, status in self.partitions
         ]
 
 

@@ -36,6 +36,7 @@ from dashboard.models import (
     GroupState,
     LagSample,
     OffsetPoint,
+    PartitionSample,
     SampleRound,
     TopicSample,
 )
@@ -159,6 +160,9 @@ class Sampler:
         self._stored_point: dict[Key, tuple[float, int]] = {}
         self._pruned_at = 0.0
         self._was_ok: bool | None = None
+        # Partitions whose stored points may reach further back than memory does.
+        self._older_in_db: set[Key] = set()
+        self._states: dict[str, GroupState] = {}
 
     def start(self) -> None:
         """Start reading commits and load the recent windows, so a restart keeps its verdicts."""
@@ -168,15 +172,36 @@ class Sampler:
         since = datetime.now(UTC) - timedelta(seconds=self.interval * self.window * 2)
         rows = LagSample.objects.filter(cluster=self.cluster, at__gte=since).order_by("at", "id")
         for row in rows.iterator():
-            key = (row.group, row.topic, row.partition)
-            last_commit = row.last_commit_at.timestamp() if row.last_commit_at else None
-            self._window(key).append(
-                WindowPoint(row.at.timestamp(), row.committed, row.lag, last_commit)
-            )
-            seen = self._offset_seen.get(key)
-            if seen is None or seen[0] != row.committed:
-                # Known from history: when it first appeared is not a commit we saw happen.
-                self._offset_seen[key] = (row.committed, None if seen is None else last_commit)
+            for p in row.partition_samples():
+                key = (row.group, p.topic, p.partition)
+                self._window(key).append(
+                    WindowPoint(row.at.timestamp(), p.committed, p.lag, p.last_commit_at)
+                )
+                seen = self._offset_seen.get(key)
+                if seen is None or seen[0] != p.committed:
+                    # Known from history: when it first appeared is not a commit we saw happen.
+                    self._offset_seen[key] = (
+                        p.committed,
+                        None if seen is None else p.last_commit_at,
+                    )
+
+        # The end-offset history of the last hour, so lag seconds survive a restart.
+        since = datetime.now(UTC) - timedelta(seconds=self.interval * POINTS_IN_MEMORY)
+        points = OffsetPoint.objects.filter(cluster=self.cluster, at__gte=since).order_by("at")
+        for topic, partition, at, end in points.values_list(
+            "topic", "partition", "at", "end_offset"
+        ):
+            key = (topic, partition)
+            self._points_deque(key).append((at.timestamp(), end))
+            self._stored_point[key] = (at.timestamp(), end)
+            self._older_in_db.add(key)
+        self._states = {s.group: s for s in GroupState.objects.filter(cluster=self.cluster)}
+
+    def _points_deque(self, key: Key) -> deque[tuple[float, int]]:
+        points = self._points.get(key)
+        if points is None:
+            points = self._points[key] = deque(maxlen=POINTS_IN_MEMORY)
+        return points
 
     def stop(self) -> None:
         """Stop the commit reader."""
@@ -237,9 +262,9 @@ class Sampler:
                         cluster=self.cluster, topic=key[0], partition=key[1], at=at, end_offset=end
                     )
                 )
-            points = self._points.get(key)
-            if points is None:
-                points = self._points[key] = deque(maxlen=POINTS_IN_MEMORY)
+            points = self._points_deque(key)
+            if len(points) == POINTS_IN_MEMORY:
+                self._older_in_db.add(key)  # the oldest point is about to leave memory
             if not points or points[-1][1] != end or now - points[-1][0] >= POINT_KEEPALIVE_SECONDS:
                 points.append((now, end))
         OffsetPoint.objects.bulk_create(new_points, batch_size=1000)
@@ -257,7 +282,8 @@ class Sampler:
     def lag_seconds(self, key: Key, *, committed: int, end: int, now: float) -> LagSeconds | None:
         """Estimated lag in seconds of a committed offset, from memory or the stored points."""
         points = list(self._points.get(key, ()))
-        if points and committed < points[0][1]:
+        # Only when memory may not hold the partition's whole history: two indexed queries.
+        if points and committed < points[0][1] and key in self._older_in_db:
             # Older than what memory holds: the two stored points around the offset.
             rows = OffsetPoint.objects.filter(cluster=self.cluster, topic=key[0], partition=key[1])
             before = rows.filter(end_offset__lte=committed).order_by("-at").first()
@@ -276,9 +302,10 @@ class Sampler:
         self._points_store(sample, now, at)
         rows: list[LagSample] = []
         statuses: dict[str, str] = {}
-        events = 0
+        events = samples = 0
         for group in sample.groups:
             partition_statuses = []
+            parts: list[PartitionSample] = []
             for (topic, partition), committed in sorted(group.committed.items()):
                 end = sample.ends.get((topic, partition))
                 if end is None:
@@ -294,19 +321,14 @@ class Sampler:
                     (topic, partition), committed=committed, end=end, now=now
                 )
                 state = commits.get(key)
-                rows.append(
-                    LagSample(
-                        cluster=self.cluster,
-                        group=group.group,
+                parts.append(
+                    PartitionSample(
                         topic=topic,
                         partition=partition,
-                        at=at,
                         committed=committed,
                         end_offset=end,
                         lag=lag,
-                        last_commit_at=datetime.fromtimestamp(last_commit, UTC)
-                        if last_commit is not None
-                        else None,
+                        last_commit_at=last_commit,
                         commits=state.commits if state else 0,
                         lag_seconds=estimate.seconds if estimate else None,
                         lag_seconds_at_least=bool(estimate and estimate.at_least),
@@ -316,8 +338,21 @@ class Sampler:
             overall = group_status(partition_statuses)
             statuses[group.group] = overall.name if overall is not None else ""
             events += self._group_state(group, overall, at)
-        LagSample.objects.bulk_create(rows, batch_size=1000)
-        return RoundResult(self.cluster, at, True, "", len(rows), events, statuses)
+            if parts:
+                samples += len(parts)
+                rows.append(
+                    LagSample(
+                        cluster=self.cluster,
+                        group=group.group,
+                        at=at,
+                        status=statuses[group.group],
+                        total_lag=sum(p.lag for p in parts),
+                        topics="|" + "|".join(sorted({p.topic for p in parts})) + "|",
+                        partitions=[p.packed() for p in parts],
+                    )
+                )
+        LagSample.objects.bulk_create(rows, batch_size=500)
+        return RoundResult(self.cluster, at, True, "", samples, events, statuses)
 
     def _last_commit(
         self, key: GroupKey, committed: int, state: CommitState | None, now: float
@@ -338,9 +373,14 @@ class Sampler:
     def _group_state(self, group: GroupSample, overall: Status | None, at: datetime) -> int:
         members = members_json(group.members)
         status = overall.name if overall is not None else ""
-        row = GroupState.objects.filter(cluster=self.cluster, group=group.group).first()
+        row = self._states.get(group.group)
         if row is None:
-            GroupState.objects.create(
+            # Not loaded by start() (or a group new since): look once, then keep it in memory.
+            row = GroupState.objects.filter(cluster=self.cluster, group=group.group).first()
+            if row is not None:
+                self._states[group.group] = row
+        if row is None:
+            self._states[group.group] = GroupState.objects.create(
                 cluster=self.cluster,
                 group=group.group,
                 state=group.state,
@@ -367,9 +407,11 @@ class Sampler:
                 for k, t in changes
             ]
         )
-        row.state, row.members, row.updated_at = group.state, members, at
-        row.status = status or row.status
-        row.save()
+        if changes or (status and status != row.status):
+            # Written on change only: thousands of unchanged groups cost no query.
+            row.state, row.members, row.updated_at = group.state, members, at
+            row.status = status or row.status
+            row.save()
         return len(changes)
 
     def prune(self, *, now: datetime | None = None) -> int:

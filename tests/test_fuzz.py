@@ -176,3 +176,26 @@ def test_reset_api_never_answers_500(operator, reset_target, body, raw) -> None:
     )
     assert response.status_code in {200, 207, 400, 404, 409}, response.content[:500]
     assert response["Content-Type"] == "application/json"
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    name=st.text(min_size=1, max_size=120).filter(lambda s: "\x00" not in s),
+    range_=st.one_of(text, st.sampled_from(["15m", "1h", "7d", "", "-1", "9999999d"])),
+    kind=st.sampled_from(["groups", "topics"]),
+)
+def test_history_endpoints_never_answer_500(viewer, name, range_, kind) -> None:
+    from urllib.parse import quote, urlencode
+
+    path = (
+        f"/api/clusters/local/{kind}/{quote(name, safe='')}/history/?{urlencode({'range': range_})}"
+    )
+    response = viewer.get(path)
+    # Unknown groups have an empty history; invalid topic names are refused.
+    assert response.status_code in {200, 400, 404}, response.content[:500]
+    if response.status_code == 200:
+        assert set(json.loads(response.content)) >= {"times", "ok"}
