@@ -136,7 +136,9 @@ def test_sampler_marks_stopped_stalled_falling_behind_rewound_and_caught_up_grou
         assert (stored.status, stored.total_lag) == ("STOP", 90)
         # A change of verdict is an event of the group.
         texts = list(GroupEvent.objects.filter(group=groups["stop"]).values_list("text", flat=True))
-        assert "status OK → STOP" in texts
+        # (It may pass through STALL while its last commit is younger than the window.)
+        assert any(t.startswith("status OK → ") for t in texts)
+        assert any(t.startswith("status ") and t.endswith(" → STOP") for t in texts)
     finally:
         for c in committers.values():
             c.close()
