@@ -192,12 +192,31 @@ def _rate(times: list[float], values: list[int | None]) -> list[float | None]:
     return out
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """The rounds a chart shows: their times, and a round's index by its time."""
+
+    since: datetime
+    rounds: list[tuple[datetime, bool]]
+    index: dict[datetime, int]
+
+    @classmethod
+    def of(cls, *, cluster: str, minutes: int) -> _Frame:
+        since = datetime.now(UTC) - timedelta(minutes=minutes)
+        rounds = _rounds(cluster=cluster, since=since)
+        return cls(since, rounds, {at: i for i, (at, _) in enumerate(rounds)})
+
+    def times(self) -> list[float]:
+        return [at.timestamp() for at, _ in self.rounds]
+
+    def ok(self) -> list[bool]:
+        return [ok for _, ok in self.rounds]
+
+
 def group_history(*, cluster: str, group: str, minutes: int) -> dict[str, object]:
     """Chart series of a group: total and per-partition lag, consume rate and status per round."""
-    since = datetime.now(UTC) - timedelta(minutes=minutes)
-    rounds = _rounds(cluster=cluster, since=since)
-    index = {at: i for i, (at, _) in enumerate(rounds)}
-    n = len(rounds)
+    frame = _Frame.of(cluster=cluster, minutes=minutes)
+    since, index, n = frame.since, frame.index, len(frame.rounds)
     total: list[int | None] = [None] * n
     committed: list[int | None] = [None] * n
     statuses: list[str | None] = [None] * n
@@ -213,13 +232,13 @@ def group_history(*, cluster: str, group: str, minutes: int) -> dict[str, object
             committed[i] = (committed[i] or 0) + p.committed
             series = per_partition.setdefault(f"{p.topic}/{p.partition}", [None] * n)
             series[i] = p.lag
-    times = [at.timestamp() for at, _ in rounds]
+    times = frame.times()
     return {
         "cluster": cluster,
         "group": group,
         "minutes": minutes,
         "times": times,
-        "ok": [ok for _, ok in rounds],
+        "ok": frame.ok(),
         "total_lag": total,
         "consume_rate": _rate(times, committed),
         "status": statuses,
@@ -229,10 +248,8 @@ def group_history(*, cluster: str, group: str, minutes: int) -> dict[str, object
 
 def topic_history(*, cluster: str, topic: str, minutes: int) -> dict[str, object]:
     """Chart series of a topic: produce rate per round and each group's consume rate on it."""
-    since = datetime.now(UTC) - timedelta(minutes=minutes)
-    rounds = _rounds(cluster=cluster, since=since)
-    index = {at: i for i, (at, _) in enumerate(rounds)}
-    n = len(rounds)
+    frame = _Frame.of(cluster=cluster, minutes=minutes)
+    since, index, n = frame.since, frame.index, len(frame.rounds)
     ends: list[int | None] = [None] * n
     for at, total in TopicSample.objects.filter(
         cluster=cluster, topic=topic, at__gte=since
@@ -246,15 +263,17 @@ def topic_history(*, cluster: str, topic: str, minutes: int) -> dict[str, object
     for row in rows.iterator():
         if (i := index.get(row.at)) is None:
             continue
-        series = by_group.setdefault(row.group, [None] * n)
-        series[i] = sum(p.committed for p in row.partition_samples() if p.topic == topic)
-    times = [at.timestamp() for at, _ in rounds]
+        # LIKE ignores case in SQLite: keep only this exact topic's partitions.
+        offsets = [p.committed for p in row.partition_samples() if p.topic == topic]
+        if offsets:
+            by_group.setdefault(row.group, [None] * n)[i] = sum(offsets)
+    times = frame.times()
     return {
         "cluster": cluster,
         "topic": topic,
         "minutes": minutes,
         "times": times,
-        "ok": [ok for _, ok in rounds],
+        "ok": frame.ok(),
         "produce_rate": _rate(times, ends),
         "consume_rate": {g: _rate(times, s) for g, s in sorted(by_group.items())},
     }
