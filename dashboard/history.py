@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dashboard.jsonutil import to_json
-from dashboard.lagstatus import Status
+from dashboard.lagstatus import Status, group_status
 from dashboard.models import GroupEvent, LagSample, PartitionSample, SampleRound, TopicSample
 from dashboard.sampler import sample_interval
 
@@ -131,8 +131,8 @@ def _health(p: PartitionSample, at: datetime) -> PartitionHealth:
 
 def worst(statuses: list[str]) -> str:
     """The most severe of some status names ('' when none)."""
-    known = [Status[s] for s in statuses if s in Status.__members__]
-    return max(known).name if known else ""
+    overall = group_status(Status[s] for s in statuses if s in Status.__members__)
+    return overall.name if overall is not None else ""
 
 
 def groups_health(*, cluster: str) -> dict[str, GroupHealth]:

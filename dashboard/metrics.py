@@ -75,8 +75,6 @@ class HistoryCollector(Collector):
             if ok is None:
                 continue
             last_ok.add_metric([cluster], ok.at.timestamp())
-            worst: dict[str, int] = {}
-            totals: dict[str, int] = {}
             for row in LagSample.objects.filter(cluster=cluster, at=ok.at).order_by("group"):
                 for s in row.partition_samples():
                     labels = [cluster, row.group, s.topic, str(s.partition)]
@@ -85,17 +83,14 @@ class HistoryCollector(Collector):
                     if s.lag_seconds is not None:
                         lag_seconds.add_metric(labels, s.lag_seconds)
                     if s.status:
-                        code = Status[s.status].value
-                        partition_status.add_metric(labels, code)
-                        worst[row.group] = max(worst.get(row.group, 0), code)
-                totals[row.group] = row.total_lag
-            for group, total in totals.items():
-                group_lag.add_metric([cluster, group], total)
-            for group, code in worst.items():
-                for status in Status:
-                    group_status.add_metric(
-                        [cluster, group, status.name], 1.0 if status.value == code else 0.0
-                    )
+                        partition_status.add_metric(labels, Status[s.status].value)
+                group_lag.add_metric([cluster, row.group], row.total_lag)
+                # The row already holds the group's verdict (its worst partition's).
+                if row.status in Status.__members__:
+                    for status in Status:
+                        group_status.add_metric(
+                            [cluster, row.group, status.name], float(status.name == row.status)
+                        )
             # End offsets are stored when they move (and every few minutes): the newest point of
             # each partition within that span is its end offset at the last round.
             since = ok.at - timedelta(seconds=POINT_KEEPALIVE_SECONDS + 2 * sample_interval())
