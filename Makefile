@@ -4,14 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.requirements.stamp
+DEV_STAMP := $(VENV)/.requirements-dev.stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
 
-.PHONY: help setup system-deps jars run broker demo kafka-cli test lint format check clean
+.PHONY: help setup setup-dev system-deps jars run broker demo kafka-cli test unit integration lint format check clean
 
 help:
 	@echo "make run        local Kafka broker + demo traffic + dashboard at http://127.0.0.1:8000"
-	@echo "make test       lint and the whole test suite against a real broker"
+	@echo "make test       lint, then unit tests, then integration tests (real broker, Daphne, Chromium)"
+	@echo "make unit       only the unit tests: no broker, no Java, seconds"
 	@echo "make broker     only the local broker, in the foreground"
 	@echo "make kafka-cli ARGS='consumer-groups --describe --all-groups'   Kafka's own tools"
 
@@ -27,9 +29,14 @@ system-deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
+# What runs (requirements.txt); tests and lints add requirements-dev.txt.
 $(PIP_STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): $(PIP_STAMP) requirements-dev.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 # Browser libraries (uPlot for the lag charts), pinned by package-lock.json.
@@ -43,6 +50,8 @@ jars: $(PIP_STAMP)
 
 setup: system-deps $(PIP_STAMP) $(NPM_STAMP) jars
 
+setup-dev: setup $(DEV_STAMP)
+
 run: setup
 	$(PY) manage.py runlocal
 
@@ -55,16 +64,25 @@ demo: setup
 kafka-cli: setup
 	$(PY) manage.py kafka_cli $(ARGS)
 
-lint: $(PIP_STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
-format: $(PIP_STAMP)
+format: $(DEV_STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: setup lint
-	$(PY) -m pytest
+# Unit tests need neither Java nor a broker: only the Python packages.
+unit: $(DEV_STAMP)
+	$(PY) -m pytest tests/unit
+
+integration: setup-dev
+	$(PY) -m pytest tests/integration
+
+test: setup-dev lint
+	$(PY) -m pytest tests/unit
+	$(PY) -m pytest tests/integration
 
 clean:
 	rm -rf $(VENV) .cache staticfiles node_modules .pytest_cache .ruff_cache

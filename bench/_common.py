@@ -14,17 +14,19 @@ from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(BASE_DIR))
+# Where the Kafka jars are kept (settings' KAFKAVIEW_CACHE_DIR; Django is not set up yet).
+CACHE_DIR = Path(os.environ.get("KAFKAVIEW_CACHE_DIR", BASE_DIR / ".cache"))
 
 
 @contextmanager
 def broker_and_django(*, bootstrap: str | None, heap: str = "1g") -> Iterator[str]:
     """A fresh local broker (unless bootstrap is given), then Django set up against it."""
-    from dashboard.kafka.local import LocalBroker
+    from devtools.broker import LocalBroker
 
     broker = None
     if bootstrap is None:
         data = tempfile.mkdtemp(prefix="kafkaview-bench-")
-        broker = LocalBroker(data_dir=Path(data), heap=heap)
+        broker = LocalBroker(data_dir=Path(data), cache_dir=CACHE_DIR, heap=heap)
         started = time.monotonic()
         broker.start(timeout=180)
         bootstrap = broker.bootstrap_servers

@@ -14,7 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from _common import broker_and_django, groups_with_commits, median, table, timed, view_request
+from _common import (
+    CACHE_DIR,
+    broker_and_django,
+    groups_with_commits,
+    median,
+    table,
+    timed,
+    view_request,
+)
 
 
 def main() -> None:
@@ -31,9 +39,9 @@ def main() -> None:
     with broker_and_django(bootstrap=args.bootstrap) as bootstrap:
         from confluent_kafka.admin import AdminClient
 
-        from dashboard import views
+        from dashboard.browse import views
         from dashboard.kafka.clusters import admin_clients_forget
-        from dashboard.kafka.local import TARBALL_CLI_JVM_FLAGS, cli_run
+        from devtools.broker import TARBALL_CLI_JVM_FLAGS, cli_run
 
         admin = AdminClient({"bootstrap.servers": bootstrap})
         tag, _, groups = groups_with_commits(
@@ -72,8 +80,9 @@ def main() -> None:
 
         def kafka_cli() -> str:
             result = cli_run(
-                "consumer-groups",
-                ["--bootstrap-server", bootstrap, "--describe", "--all-groups"],
+                tool="consumer-groups",
+                args=["--bootstrap-server", bootstrap, "--describe", "--all-groups"],
+                cache_dir=CACHE_DIR,
                 timeout=1800,
                 jvm_flags=TARBALL_CLI_JVM_FLAGS,
             )

@@ -34,9 +34,10 @@ def main() -> None:
     with broker_and_django(bootstrap=args.bootstrap) as bootstrap:
         from django.core.management import call_command
 
-        from dashboard import views, views_history
-        from dashboard.models import LagSample, OffsetPoint
-        from dashboard.sampler import Sampler
+        from dashboard.browse import views
+        from dashboard.lag import views as lag_views
+        from dashboard.lag.models import LagSample, OffsetPoint
+        from dashboard.lag.sampler import Sampler
 
         call_command("migrate", verbosity=0)
         _, _, groups = groups_with_commits(
@@ -62,10 +63,10 @@ def main() -> None:
         sampler.stop()
         samples_per_round = result.samples
         size_mb = os.path.getsize(db) / 1e6
-        metrics_times, response = timed(lambda: view_request(views_history.metrics, "/metrics"), 5)
+        metrics_times, response = timed(lambda: view_request(lag_views.metrics, "/metrics"), 5)
         history_times, _ = timed(
             lambda: view_request(
-                views_history.api_group_history,
+                lag_views.api_group_history,
                 f"/api/clusters/local/groups/{groups[0]}/history/",
                 cluster="local",
                 group=groups[0],

@@ -18,12 +18,11 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
+from typing import Any
 
 from _common import BASE_DIR, broker_and_django, table
 
@@ -61,33 +60,13 @@ def session_cookie() -> str:
 
 
 def start_daphne(bootstrap: str, port: int) -> subprocess.Popen[bytes]:
-    from dashboard.kafka.local import die_with_parent
+    from devtools.daphne import daphne_start, http_wait
 
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKAVIEW_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "kafkaview.asgi:application",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=open(DB.parent / "daphne.log", "wb"),  # noqa: SIM115 - lives as long as Daphne
-        stderr=subprocess.STDOUT,
-        preexec_fn=die_with_parent,  # noqa: PLW1509
-    )
-    for _ in range(150):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("Daphne did not start")
+    log = open(DB.parent / "daphne.log", "wb")  # noqa: SIM115 - lives as long as Daphne
+    proc = daphne_start(port=port, cwd=BASE_DIR, env=env, log=log)
+    http_wait(f"http://127.0.0.1:{port}/healthz", timeout=30, process=proc)
+    return proc
 
 
 class Client:
@@ -99,7 +78,7 @@ class Client:
         self.dropped = 0
         self.latencies: list[float] = []
         self.first_at = self.last_at = 0.0
-        self.ws = None
+        self.ws: Any = None
 
     async def open(self, **start: object) -> None:
         from websockets.asyncio.client import connect
@@ -207,7 +186,7 @@ def main() -> None:
     with broker_and_django(bootstrap=args.bootstrap) as bootstrap:
         from confluent_kafka.admin import AdminClient, NewTopic
 
-        from dashboard.kafka.local import free_port
+        from devtools.broker import free_port
 
         cookie = session_cookie()
         port = free_port()

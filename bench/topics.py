@@ -24,7 +24,7 @@ def main() -> None:
         from confluent_kafka import Producer
         from confluent_kafka.admin import AdminClient, NewTopic
 
-        from dashboard import views
+        from dashboard.browse import views
         from dashboard.kafka.clusters import admin_clients_forget
 
         admin = AdminClient({"bootstrap.servers": bootstrap})

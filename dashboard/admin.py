@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from dashboard.models import AuditRecord
+from dashboard.writes.models import AuditRecord
 
 
 @admin.register(AuditRecord)

@@ -1,7 +1,38 @@
+"""The dashboard app: hands the client layer its settings once Django has read them."""
+
+from __future__ import annotations
+
+from typing import Any
+
 from django.apps import AppConfig
+from django.conf import settings
+
+# The settings the client layer (dashboard/kafka/) is given; it reads none itself.
+KAFKA_SETTINGS = frozenset({"KAFKAVIEW_CLUSTERS", "KAFKAVIEW_REQUEST_TIMEOUT"})
+
+
+def kafka_configure() -> None:
+    """Pass the clusters and the request timeout from the settings to the client layer."""
+    from dashboard.kafka.clusters import clusters_configure
+
+    clusters_configure(
+        clusters=settings.KAFKAVIEW_CLUSTERS, request_timeout=settings.KAFKAVIEW_REQUEST_TIMEOUT
+    )
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    # Tests change settings with override_settings; the client layer follows them.
+    if setting in KAFKA_SETTINGS:
+        kafka_configure()
 
 
 class DashboardConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "dashboard"
     verbose_name = "kafkaview dashboard"
+
+    def ready(self) -> None:
+        from django.core.signals import setting_changed
+
+        kafka_configure()
+        setting_changed.connect(_on_setting_changed, dispatch_uid="kafkaview-kafka-settings")

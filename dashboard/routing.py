@@ -2,11 +2,11 @@
 
 from django.urls import path
 
-from dashboard import consumers
+from dashboard.tail import consumer
 
 websocket_urlpatterns = [
     path(
         "ws/clusters/<str:cluster>/topics/<str:topic>/tail/",
-        consumers.TailConsumer.as_asgi(),
+        consumer.TailConsumer.as_asgi(),
     ),
 ]

@@ -12,39 +12,74 @@ from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.kafka.config import clusters_from_env
 from dashboard.kafka.errors import ClusterConfigError
+from kafkaview.env import (
+    EnvError,
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_path,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+ENV = os.environ
 
 
-def env_bool(name: str, default: bool) -> bool:
-    """An on/off environment variable (1/true/yes/on)."""
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+def _stop(problem: str) -> ImproperlyConfigured:
+    """Say what is wrong on stderr (management commands otherwise show a traceback)."""
+    if "pytest" not in sys.modules:
+        sys.stderr.write(f"kafkaview: {problem}\n")
+    return ImproperlyConfigured(problem)
 
 
-DEBUG = env_bool("DJANGO_DEBUG", False)
+# Every value read from the environment is checked here, once; a bad one stops start-up
+# with the variable and the value. Each default is written here and nowhere else.
+try:
+    DEBUG = env_bool(ENV, "DJANGO_DEBUG", False)
+    # Git-ignored folder for the secret key, the test database and the Kafka jars.
+    KAFKAVIEW_CACHE_DIR = env_path(ENV, "KAFKAVIEW_CACHE_DIR", BASE_DIR / ".cache")
+    SECRET_KEY = env_str(ENV, "DJANGO_SECRET_KEY", "")
+    ALLOWED_HOSTS = env_list(ENV, "DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
+    CSRF_TRUSTED_ORIGINS = env_list(ENV, "DJANGO_CSRF_TRUSTED_ORIGINS", "")
+    DATABASE_URL = env_str(ENV, "DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+    KAFKAVIEW_LOG_LEVEL = env_choice(
+        ENV, "KAFKAVIEW_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+    )
+    # Where `make run` serves.
+    KAFKAVIEW_HOST = env_str(ENV, "KAFKAVIEW_HOST", "127.0.0.1")
+    KAFKAVIEW_PORT = env_int(ENV, "KAFKAVIEW_PORT", 8000, minimum=1, maximum=65535)
+    # Seconds one Kafka request may take before the cluster is reported as down.
+    KAFKAVIEW_REQUEST_TIMEOUT = env_float(ENV, "KAFKAVIEW_REQUEST_TIMEOUT", 3.0, above=0)
+    # Turns off producing and offset resets for everyone.
+    KAFKAVIEW_READ_ONLY = env_bool(ENV, "KAFKAVIEW_READ_ONLY", False)
+    # Lag history: seconds between the sampler's rounds, samples in a status window, days kept.
+    KAFKAVIEW_SAMPLE_INTERVAL = env_float(ENV, "KAFKAVIEW_SAMPLE_INTERVAL", 10.0, above=0)
+    KAFKAVIEW_STATUS_WINDOW = env_int(ENV, "KAFKAVIEW_STATUS_WINDOW", 10, minimum=2)
+    KAFKAVIEW_HISTORY_RETENTION_DAYS = env_float(
+        ENV, "KAFKAVIEW_HISTORY_RETENTION_DAYS", 7.0, above=0
+    )
+    # A bearer token Prometheus may use for /metrics; without it, /metrics needs a login.
+    KAFKAVIEW_METRICS_TOKEN = env_str(ENV, "KAFKAVIEW_METRICS_TOKEN", "")
+except EnvError as exc:
+    raise _stop(f"bad environment variable: {exc}") from None
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+try:
+    KAFKAVIEW_CLUSTERS = clusters_from_env(ENV)
+except ClusterConfigError as exc:
+    # Stop start-up with the file, key and problem, not a traceback through settings.
+    raise _stop(f"bad cluster configuration: {exc}") from None
+
 if not SECRET_KEY:
     # A per-machine key kept in the git-ignored cache, so sessions survive restarts
     # of `make run` without anyone having to invent a key for local use.
-    key_file = BASE_DIR / ".cache" / "secret_key"
+    key_file = KAFKAVIEW_CACHE_DIR / "secret_key"
     key_file.parent.mkdir(parents=True, exist_ok=True)
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(50))
         key_file.chmod(0o600)
     SECRET_KEY = key_file.read_text().strip()
-
-ALLOWED_HOSTS = [
-    h.strip()
-    for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
-    if h.strip()
-]
-CSRF_TRUSTED_ORIGINS = [
-    o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
-]
 
 INSTALLED_APPS = [
     "daphne",
@@ -58,6 +93,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "dashboard",
+    # Development tools (local broker, demo traffic, `make run`): management commands only.
+    "devtools",
 ]
 
 MIDDLEWARE = [
@@ -67,10 +104,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "dashboard.middleware.LoginRequiredMiddleware",
+    "dashboard.web.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "dashboard.middleware.KafkaErrorMiddleware",
+    "dashboard.web.middleware.KafkaErrorMiddleware",
 ]
 
 ROOT_URLCONF = "kafkaview.urls"
@@ -85,7 +122,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "dashboard.context_processors.clusters",
+                "dashboard.web.context_processors.clusters",
             ],
         },
     },
@@ -94,16 +131,11 @@ TEMPLATES = [
 ASGI_APPLICATION = "kafkaview.asgi.application"
 WSGI_APPLICATION = None
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=60,
-    )
-}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so a Daphne process started by the tests sees the test data.
     DATABASES["default"]["TEST"] = {
-        "NAME": os.environ.get("DJANGO_TEST_DB", str(BASE_DIR / ".cache" / "test-db.sqlite3"))
+        "NAME": env_str(ENV, "DJANGO_TEST_DB", str(KAFKAVIEW_CACHE_DIR / "test-db.sqlite3"))
     }
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 
@@ -153,29 +185,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("KAFKAVIEW_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": KAFKAVIEW_LOG_LEVEL},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
-
-# --- Kafka ---------------------------------------------------------------
-try:
-    KAFKAVIEW_CLUSTERS = clusters_from_env(os.environ)
-except ClusterConfigError as exc:
-    # Stop start-up with the file, key and problem, not a traceback through settings.
-    if "pytest" not in sys.modules:
-        sys.stderr.write(f"kafkaview: bad cluster configuration: {exc}\n")
-    raise ImproperlyConfigured(f"bad cluster configuration: {exc}") from None
-
-# Seconds one Kafka request may take before the cluster is reported as down.
-KAFKAVIEW_REQUEST_TIMEOUT = float(os.environ.get("KAFKAVIEW_REQUEST_TIMEOUT", "3"))
-
-# Turns off producing and offset resets for everyone.
-KAFKAVIEW_READ_ONLY = env_bool("KAFKAVIEW_READ_ONLY", False)
-
-# --- Lag history ----------------------------------------------------------
-# Seconds between the sampler's rounds, samples in a status window, days kept.
-KAFKAVIEW_SAMPLE_INTERVAL = float(os.environ.get("KAFKAVIEW_SAMPLE_INTERVAL", "10"))
-KAFKAVIEW_STATUS_WINDOW = int(os.environ.get("KAFKAVIEW_STATUS_WINDOW", "10"))
-KAFKAVIEW_HISTORY_RETENTION_DAYS = float(os.environ.get("KAFKAVIEW_HISTORY_RETENTION_DAYS", "7"))
-# A bearer token Prometheus may use for /metrics; without it, /metrics needs a login.
-KAFKAVIEW_METRICS_TOKEN = os.environ.get("KAFKAVIEW_METRICS_TOKEN", "")

@@ -9,4 +9,4 @@ urlpatterns = [
     path("", include("dashboard.urls")),
 ]
 
-handler404 = "dashboard.views.not_found"
+handler404 = "dashboard.web.views.not_found"

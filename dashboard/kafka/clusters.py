@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
-from django.conf import settings
 
 from dashboard.kafka.config import ClusterConfig, Clusters
 from dashboard.kafka.errors import ClusterNotFound, ClusterUnavailable, InvalidRequest
@@ -34,14 +33,40 @@ _UNAVAILABLE_CODES = {
     KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
 }
 
-_admins: dict[tuple[str, tuple[tuple[str, str], ...]], AdminClient] = {}
+_admins: dict[tuple[str, float, tuple[tuple[str, str], ...]], AdminClient] = {}
 _admins_lock = threading.Lock()
 
 
+@dataclass(frozen=True)
+class KafkaSettings:
+    """What the client layer is given at start-up: the clusters and the request timeout."""
+
+    clusters: Clusters
+    request_timeout: float
+
+
+# Set by clusters_configure(); the web app calls it from its settings (dashboard/apps.py),
+# tools and tests call it with their own values. No Django import here.
+_settings: KafkaSettings | None = None
+
+
+def clusters_configure(*, clusters: Clusters, request_timeout: float) -> None:
+    """Give the client layer its clusters and the seconds a request may take."""
+    global _settings  # noqa: PLW0603 - one configuration per process, set at start-up
+    if request_timeout <= 0:
+        raise ValueError(f"request_timeout must be positive, not {request_timeout!r}")
+    _settings = KafkaSettings(clusters=clusters, request_timeout=float(request_timeout))
+
+
+def _configured() -> KafkaSettings:
+    if _settings is None:
+        raise RuntimeError("the kafka layer is not configured: call clusters_configure() first")
+    return _settings
+
+
 def clusters_all() -> Clusters:
-    """Every configured cluster (from settings.KAFKAVIEW_CLUSTERS)."""
-    clusters: Clusters = settings.KAFKAVIEW_CLUSTERS
-    return clusters
+    """Every configured cluster."""
+    return _configured().clusters
 
 
 def cluster_config(*, cluster: str) -> ClusterConfig:
@@ -54,18 +79,19 @@ def cluster_config(*, cluster: str) -> ClusterConfig:
 
 def request_timeout() -> float:
     """Seconds a single Kafka request may take before the cluster counts as down."""
-    return float(getattr(settings, "KAFKAVIEW_REQUEST_TIMEOUT", 3.0))
+    return _configured().request_timeout
 
 
 def admin_client(*, cluster: str) -> AdminClient:
     """A shared AdminClient for the cluster (created once, reused by every request)."""
     config = cluster_config(cluster=cluster)
     conf = config.client_config()
-    key = (cluster, tuple(sorted(conf.items())))
+    timeout = request_timeout()
+    key = (cluster, timeout, tuple(sorted(conf.items())))
     with _admins_lock:
         client = _admins.get(key)
         if client is None:
-            timeout_ms = str(int(request_timeout() * 1000))
+            timeout_ms = str(int(timeout * 1000))
             client = AdminClient(
                 {
                     **conf,
@@ -79,7 +105,7 @@ def admin_client(*, cluster: str) -> AdminClient:
     return client
 
 
-def client_config(*, cluster: str, **extra: str | int | bool) -> dict[str, Any]:
+def client_config(*, cluster: str, **extra: object) -> dict[str, Any]:
     """librdkafka settings for a producer or consumer of the cluster, plus extras."""
     return {**cluster_config(cluster=cluster).client_config(), **extra}
 

@@ -180,7 +180,7 @@ class CommitWatcher:
                     error = msg.error()
                     if error is not None:
                         if error.code() == KafkaError._PARTITION_EOF:
-                            self._eof.add(msg.partition())
+                            self._eof.add(int(msg.partition() or 0))
                         continue
                     commit = commit_parse(msg.key(), msg.value())
                     if commit is not None:

@@ -59,7 +59,3 @@ class GroupNotEmpty(KafkaViewError):
 
 class InvalidRequest(KafkaViewError):
     """The request is not valid (bad name, offset out of range, ...)."""
-
-
-class BrokerStartError(KafkaViewError):
-    """The local broker could not be fetched, formatted or started."""

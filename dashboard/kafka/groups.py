@@ -112,7 +112,7 @@ class Group:
 
 
 @dataclass(frozen=True)
-class _Raw:
+class GroupRaw:
     """What Kafka said about one group, before lag is computed."""
 
     group: str
@@ -140,9 +140,10 @@ def _result_or_none(future: Future[Any], *, cluster: str) -> Any | None:
         raise translate(TimeoutError("no answer in time"), cluster=cluster) from None
 
 
-def _fetch(
+def groups_raw(
     *, cluster: str, group_ids: Sequence[str], listing: dict[str, Any] | None = None
-) -> list[_Raw]:
+) -> list[GroupRaw]:
+    """Describe the groups and fetch their committed offsets, every request in flight at once."""
     admin = admin_client(cluster=cluster)
     timeout = request_timeout()
     if not group_ids:
@@ -166,7 +167,7 @@ def _fetch(
                     committed[(tp.topic, tp.partition)] = tp.offset
         entry = (listing or {}).get(g)
         raws.append(
-            _Raw(
+            GroupRaw(
                 group=g,
                 description=description,
                 committed=committed,
@@ -177,7 +178,7 @@ def _fetch(
     return raws
 
 
-def _offsets_tolerant(
+def offsets_known(
     *, cluster: str, keys: Iterable[tuple[str, int]], spec: OffsetSpec
 ) -> dict[tuple[str, int], int | None]:
     """Offsets by spec; None for a partition Kafka no longer knows (e.g. a deleted topic)."""
@@ -190,7 +191,8 @@ def _offsets_tolerant(
     return out
 
 
-def _members(description: Any | None) -> tuple[Member, ...]:
+def group_members(description: Any | None) -> tuple[Member, ...]:
+    """The members of a described group, with their assignments, sorted by client id."""
     if description is None:
         return ()
     members = []
@@ -208,13 +210,14 @@ def _members(description: Any | None) -> tuple[Member, ...]:
     return tuple(sorted(members, key=lambda m: (m.client_id, m.member_id)))
 
 
-def _state(raw: _Raw) -> str:
+def group_state(raw: GroupRaw) -> str:
+    """The group's state as described, else as listed, else dead."""
     if raw.description is not None:
         return _enum_name(raw.description.state)
     return raw.listing_state or "dead"
 
 
-def _type(raw: _Raw) -> str:
+def _type(raw: GroupRaw) -> str:
     described = getattr(raw.description, "type", None) if raw.description else None
     name = _enum_name(described, default="")
     if name and name != "unknown":
@@ -229,24 +232,24 @@ def _lag(committed: int | None, end: int | None) -> int | None:
     return end - committed
 
 
-def _all_groups(*, cluster: str) -> tuple[list[_Raw], dict[tuple[str, int], int | None]]:
+def _all_groups(*, cluster: str) -> tuple[list[GroupRaw], dict[tuple[str, int], int | None]]:
     """Every listed group's raw data plus the log-end offsets of every partition involved."""
     listing = {g.group_id: g for g in groups_listed(cluster=cluster)}
-    raws = _fetch(cluster=cluster, group_ids=sorted(listing), listing=listing)
+    raws = groups_raw(cluster=cluster, group_ids=sorted(listing), listing=listing)
     involved: set[tuple[str, int]] = set()
     for raw in raws:
         involved.update(raw.committed)
-        for m in _members(raw.description):
+        for m in group_members(raw.description):
             involved.update(m.assignment)
-    ends = _offsets_tolerant(cluster=cluster, keys=involved, spec=OffsetSpec.latest())
+    ends = offsets_known(cluster=cluster, keys=involved, spec=OffsetSpec.latest())
     return raws, ends
 
 
 def _summary(
-    raw: _Raw, ends: dict[tuple[str, int], int | None], *, topic: str | None = None
+    raw: GroupRaw, ends: dict[tuple[str, int], int | None], *, topic: str | None = None
 ) -> GroupSummary:
     """A group's list row; with topic, only that topic's partitions count."""
-    members = _members(raw.description)
+    members = group_members(raw.description)
     keys = set(raw.committed)
     for m in members:
         keys.update(m.assignment)
@@ -256,7 +259,7 @@ def _summary(
     description = raw.description
     return GroupSummary(
         group=raw.group,
-        state=_state(raw),
+        state=group_state(raw),
         type=_type(raw),
         assignor=(description.partition_assignor or "") if description else "",
         simple=bool(description.is_simple_consumer_group) if description else False,
@@ -282,15 +285,15 @@ def group_detail(*, cluster: str, group: str) -> Group:
         raise InvalidRequest("A consumer group id must be 1-1000 characters.")
     admin = admin_client(cluster=cluster)
     listed_future = admin.list_consumer_groups(request_timeout=request_timeout())
-    (raw,) = _fetch(cluster=cluster, group_ids=[group])
+    (raw,) = groups_raw(cluster=cluster, group_ids=[group])
     listing = {g.group_id: g for g in groups_listed(cluster=cluster, future=listed_future)}
-    members = _members(raw.description)
-    state = _state(raw)
+    members = group_members(raw.description)
+    state = group_state(raw)
     if group not in listing and not raw.committed and not members and state in {"dead", "unknown"}:
         raise GroupNotFound(cluster=cluster, group=group)
     if group in listing:
         entry = listing[group]
-        raw = _Raw(
+        raw = GroupRaw(
             group=group,
             description=raw.description,
             committed=raw.committed,
@@ -310,8 +313,8 @@ def group_detail(*, cluster: str, group: str) -> Group:
         for name in topic_names:
             if name in meta and meta[name].error is None:
                 keys.update((name, p) for p in meta[name].partitions)
-    ends = _offsets_tolerant(cluster=cluster, keys=keys, spec=OffsetSpec.latest())
-    starts = _offsets_tolerant(cluster=cluster, keys=keys, spec=OffsetSpec.earliest())
+    ends = offsets_known(cluster=cluster, keys=keys, spec=OffsetSpec.latest())
+    starts = offsets_known(cluster=cluster, keys=keys, spec=OffsetSpec.earliest())
     partitions = []
     for key in sorted(keys):
         owner = owners.get(key)
@@ -335,7 +338,7 @@ def group_detail(*, cluster: str, group: str) -> Group:
     return Group(
         cluster=cluster,
         group=group,
-        state=_state(raw),
+        state=group_state(raw),
         type=_type(raw),
         assignor=(description.partition_assignor or "") if description else "",
         simple=bool(description.is_simple_consumer_group) if description else False,
@@ -346,7 +349,7 @@ def group_detail(*, cluster: str, group: str) -> Group:
         total_lag=sum(lags),
         max_lag=max(lags, default=0),
         partitions_without_commit=sum(1 for p in partitions if p.committed_offset is None),
-        rebalancing=_state(raw) in REBALANCING,
+        rebalancing=group_state(raw) in REBALANCING,
         read_at=datetime.now(UTC),
     )
 

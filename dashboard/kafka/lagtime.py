@@ -16,6 +16,7 @@ from confluent_kafka import (
 )
 
 from dashboard.kafka.clusters import call, client_config, request_timeout
+from dashboard.kafka.render import timestamp_type_name
 
 # Reading one message per partition is cheap, but a page must not wait long:
 # partitions not answered within the budget show no exact value.
@@ -29,7 +30,7 @@ class MessageTime:
 
     offset: int
     timestamp_ms: int
-    timestamp_type: str  # "create" (set by the producer) or "log_append" (by the broker)
+    timestamp_type: str  # "create_time" (set by the producer) or "log_append_time" (by the broker)
 
 
 def message_times(
@@ -71,7 +72,7 @@ def message_times(
         deadline = time.monotonic() + budget
         while len(done) < len(wanted) and time.monotonic() < deadline:
             for msg in consumer.consume(num_messages=500, timeout=0.1):
-                key = (msg.topic(), msg.partition())
+                key = (str(msg.topic()), int(msg.partition() or 0))
                 if key in done:
                     continue
                 error = msg.error()
@@ -82,9 +83,9 @@ def message_times(
                 kind, ts = msg.timestamp()
                 if kind in (TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME) and ts >= 0:
                     found[key] = MessageTime(
-                        offset=msg.offset(),
+                        offset=int(msg.offset() or 0),
                         timestamp_ms=ts,
-                        timestamp_type="create" if kind == TIMESTAMP_CREATE_TIME else "log_append",
+                        timestamp_type=timestamp_type_name(kind),
                     )
                 done.add(key)
                 # Stop fetching this partition: its answer is known.

@@ -100,6 +100,7 @@ class ResetOutcome:
 
     @property
     def failed(self) -> int:
+        """How many partitions Kafka refused."""
         return sum(1 for r in self.results if r[3] is not None)
 
 

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 # What one key, value or header value may occupy in a frame; the rest is cut.
 DEFAULT_CAP = 16 * 1024
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """A key, value or header value as shown: kind is null, json, text or hex."""
+# confluent_kafka's timestamp kinds, named as Kafka's TimestampType (CREATE_TIME ...), one
+# spelling for the tail and the group page alike.
+TIMESTAMP_TYPES = {0: "none", 1: "create_time", 2: "log_append_time"}
 
-    kind: str
-    text: str
-    size: int
-    truncated: bool
+
+def timestamp_type_name(kind: int) -> str:
+    """'create_time' (set by the producer), 'log_append_time' (by the broker) or 'none'."""
+    return TIMESTAMP_TYPES.get(kind, "none")
 
 
 def _printable(text: str) -> bool:
@@ -55,11 +54,6 @@ def render_dict(data: bytes | None, *, cap: int = DEFAULT_CAP) -> dict[str, obje
         return {"kind": "text", "text": text[:cap], "size": size, "truncated": len(text) > cap}
     shown = data[: cap // 3]  # "ab " per byte
     return {"kind": "hex", "text": shown.hex(" "), "size": size, "truncated": size > len(shown)}
-
-
-def render_bytes(data: bytes | None, *, cap: int = DEFAULT_CAP) -> Rendered:
-    """Pretty JSON when it parses, text when it is printable UTF-8, hex otherwise; capped."""
-    return Rendered(**render_dict(data, cap=cap))  # type: ignore[arg-type]
 
 
 def searchable(data: bytes | None) -> str:

@@ -10,10 +10,10 @@ from confluent_kafka.admin import OffsetSpec
 from dashboard.kafka.clusters import groups_listed
 from dashboard.kafka.groups import (
     Member,
-    _fetch,
-    _members,
-    _offsets_tolerant,
-    _state,
+    group_members,
+    group_state,
+    groups_raw,
+    offsets_known,
 )
 from dashboard.kafka.topics import is_internal, metadata_topics
 
@@ -41,19 +41,19 @@ class ClusterSample:
 def cluster_sample(*, cluster: str) -> ClusterSample:
     """Groups (state, members, commits) and every partition's end offset, all requests in flight."""
     listing = {g.group_id: g for g in groups_listed(cluster=cluster)}
-    raws = _fetch(cluster=cluster, group_ids=sorted(listing), listing=listing)
+    raws = groups_raw(cluster=cluster, group_ids=sorted(listing), listing=listing)
     keys: set[tuple[str, int]] = set()
     for name, meta in metadata_topics(cluster=cluster).items():
         if not is_internal(name) and meta.error is None:
             keys.update((name, p) for p in meta.partitions)
     for raw in raws:
         keys.update(raw.committed)
-    ends = _offsets_tolerant(cluster=cluster, keys=keys, spec=OffsetSpec.latest())
+    ends = offsets_known(cluster=cluster, keys=keys, spec=OffsetSpec.latest())
     groups = tuple(
         GroupSample(
             group=raw.group,
-            state=_state(raw),
-            members=_members(raw.description),
+            state=group_state(raw),
+            members=group_members(raw.description),
             committed=raw.committed,
         )
         for raw in raws

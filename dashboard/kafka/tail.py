@@ -9,19 +9,15 @@ counted. The websocket side drains the buffer in batches.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import (
-    TIMESTAMP_CREATE_TIME,
-    TIMESTAMP_LOG_APPEND_TIME,
     Consumer,
     KafkaError,
     TopicPartition,
@@ -30,70 +26,16 @@ from confluent_kafka.admin import OffsetSpec
 
 from dashboard.kafka.clusters import call, client_config, request_timeout, wait
 from dashboard.kafka.errors import InvalidRequest, TopicNotFound
-from dashboard.kafka.render import DEFAULT_CAP, Rendered, render_dict, searchable
-from dashboard.kafka.topics import (
-    metadata_topics,
-    offsets_send,
-    topic_name_check,
-    watermarks_all,
-)
+from dashboard.kafka.render import DEFAULT_CAP, render_dict, timestamp_type_name
+from dashboard.kafka.tail_request import TailRequest
+from dashboard.kafka.topics import metadata_topics, offsets_send, watermarks_all
 
-START_MODES = ("latest", "earliest", "offset", "timestamp", "last")
-FILTER_ON = ("any", "key", "value")
-MAX_LAST = 10_000
-MAX_FILTER = 500
 # Buffer bounds per tail: what a reader that falls behind may owe before the oldest
 # records are dropped. 5,000 records hold several frames at the tail's top speed;
 # bytes are estimated Python memory, so 50 tails stay within a few hundred MB even
 # when every reader stalls (bench/tail.py measures it).
 BUFFER_RECORDS = 10_000
 BUFFER_BYTES = 4 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class TailFilter:
-    """A server-side filter on key, value or either: substring or regular expression."""
-
-    text: str = ""
-    regex: bool = False
-    on: str = "any"
-
-    def matcher(self) -> Callable[[bytes | None, bytes | None], bool] | None:
-        """A predicate over (key, value), or None when nothing is filtered."""
-        if not self.text:
-            return None
-        if self.regex:
-            pattern = re.compile(self.text)
-
-            def found(s: str) -> bool:
-                return pattern.search(s) is not None
-        else:
-            needle = self.text
-
-            def found(s: str) -> bool:
-                return needle in s
-
-        on = self.on
-
-        def match(key: bytes | None, value: bytes | None) -> bool:
-            if on in ("any", "key") and found(searchable(key)):
-                return True
-            return on in ("any", "value") and found(searchable(value))
-
-        return match
-
-
-@dataclass(frozen=True)
-class TailRequest:
-    """Where a tail starts, which partitions it reads, and what it keeps."""
-
-    topic: str
-    start: str = "latest"
-    offset: int | None = None
-    timestamp_ms: int | None = None
-    last: int | None = None
-    partitions: tuple[int, ...] | None = None
-    filter: TailFilter = field(default_factory=TailFilter)
 
 
 @dataclass(frozen=True)
@@ -104,96 +46,6 @@ class PartitionStart:
     offset: int
     low: int
     high: int
-
-
-@dataclass(frozen=True)
-class TailRecord:
-    """One message as shown in the tail."""
-
-    partition: int
-    offset: int
-    timestamp: int | None
-    timestamp_type: str
-    key: Rendered
-    value: Rendered
-    headers: tuple[tuple[str, Rendered], ...]
-
-
-def _int(value: Any, name: str, *, minimum: int = 0) -> int:
-    if isinstance(value, bool):
-        raise InvalidRequest(f"{name} must be a whole number.")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidRequest(f"{name} must be a whole number, not {str(value)[:40]!r}.") from None
-    if number < minimum:
-        raise InvalidRequest(f"{name} must be at least {minimum}.")
-    return number
-
-
-def timestamp_ms(value: Any) -> int:
-    """Milliseconds since the epoch from a number or an ISO 8601 date-time."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value)
-    text = str(value).strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidRequest(
-            f"timestamp {text[:40]!r} is neither milliseconds since the epoch nor an ISO 8601 "
-            "date-time such as 2026-11-24T16:00:00Z."
-        ) from None
-    if parsed.tzinfo is None:
-        raise InvalidRequest("timestamp needs a time zone, e.g. 2026-11-24T16:00:00Z.")
-    return int(parsed.timestamp() * 1000)
-
-
-def tail_request(*, topic: str, params: Mapping[str, Any]) -> TailRequest:
-    """Validate a client's start parameters; InvalidRequest with a clear message otherwise."""
-    topic_name_check(topic)
-    start = str(params.get("start") or "latest")
-    if start not in START_MODES:
-        raise InvalidRequest(f"start must be one of {', '.join(START_MODES)}.")
-    offset = timestamp = last = None
-    if start == "offset":
-        offset = _int(params.get("offset"), "offset")
-    elif start == "timestamp":
-        timestamp = timestamp_ms(params.get("timestamp"))
-    elif start == "last":
-        last = _int(params.get("last", 100), "last", minimum=1)
-        if last > MAX_LAST:
-            raise InvalidRequest(f"last may be at most {MAX_LAST} messages per partition.")
-    raw_parts = params.get("partitions")
-    partitions = None
-    if raw_parts not in (None, "", [], "all"):
-        if not isinstance(raw_parts, list):
-            raise InvalidRequest("partitions must be a list of partition numbers, or omitted.")
-        partitions = tuple(sorted({_int(p, "partition") for p in raw_parts}))
-    raw_filter = params.get("filter") or {}
-    if not isinstance(raw_filter, Mapping):
-        raise InvalidRequest("filter must be an object with text, regex and on.")
-    text = str(raw_filter.get("text") or "")
-    if len(text) > MAX_FILTER:
-        raise InvalidRequest(f"filter text may be at most {MAX_FILTER} characters.")
-    on = str(raw_filter.get("on") or "any")
-    if on not in FILTER_ON:
-        raise InvalidRequest(f"filter.on must be one of {', '.join(FILTER_ON)}.")
-    tail_filter = TailFilter(text=text, regex=bool(raw_filter.get("regex")), on=on)
-    try:
-        tail_filter.matcher()
-    except re.error as exc:
-        raise InvalidRequest(f"filter is not a valid regular expression: {exc}.") from None
-    return TailRequest(
-        topic=topic,
-        start=start,
-        offset=offset,
-        timestamp_ms=timestamp,
-        last=last,
-        partitions=partitions,
-        filter=tail_filter,
-    )
 
 
 def tail_plan(*, cluster: str, request: TailRequest) -> tuple[PartitionStart, ...]:
@@ -244,14 +96,6 @@ def tail_plan(*, cluster: str, request: TailRequest) -> tuple[PartitionStart, ..
     return tuple(starts)
 
 
-def _timestamp_type(kind: int) -> str:
-    if kind == TIMESTAMP_CREATE_TIME:
-        return "create_time"
-    if kind == TIMESTAMP_LOG_APPEND_TIME:
-        return "log_append_time"
-    return "none"
-
-
 def record_dict(msg: Any, *, cap: int = DEFAULT_CAP) -> dict[str, Any]:
     """A consumed confluent Message -> the JSON-ready record the tail sends (rendered, capped)."""
     kind, ts = msg.timestamp()
@@ -260,7 +104,7 @@ def record_dict(msg: Any, *, cap: int = DEFAULT_CAP) -> dict[str, Any]:
         "partition": msg.partition(),
         "offset": msg.offset(),
         "timestamp": ts if kind != 0 else None,
-        "timestamp_type": _timestamp_type(kind),
+        "timestamp_type": timestamp_type_name(kind),
         "key": render_dict(msg.key(), cap=cap),
         "value": render_dict(msg.value(), cap=cap),
         "headers": [[str(n), render_dict(v, cap=cap)] for n, v in headers] if headers else [],
@@ -275,20 +119,6 @@ def record_weight(record: dict[str, Any]) -> int:
         len(record["key"]["text"])
         + len(record["value"]["text"])
         + sum(len(n) + len(v["text"]) for n, v in record["headers"])
-    )
-
-
-def tail_record(msg: Any, *, cap: int = DEFAULT_CAP) -> TailRecord:
-    """A consumed confluent Message -> TailRecord (rendered, capped)."""
-    d = record_dict(msg, cap=cap)
-    return TailRecord(
-        partition=d["partition"],
-        offset=d["offset"],
-        timestamp=d["timestamp"],
-        timestamp_type=d["timestamp_type"],
-        key=Rendered(**d["key"]),
-        value=Rendered(**d["value"]),
-        headers=tuple((n, Rendered(**v)) for n, v in d["headers"]),
     )
 
 

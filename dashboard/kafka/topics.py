@@ -28,6 +28,7 @@ class Watermarks:
 
     @property
     def messages(self) -> int:
+        """Messages retained: high minus low watermark."""
         return max(self.high - self.low, 0)
 
 

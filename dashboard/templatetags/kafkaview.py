@@ -40,7 +40,7 @@ def sort_header(context: template.Context, field: str, label: str, numeric: bool
     css = "num" if numeric else ""
     aria = ""
     if arrow:
-        aria = "descending" if current.descending else "ascending"
+        aria = "ascending" if descending else "descending"  # the current order, not the link's
     return format_html(
         '<th class="{}" {}><a href="?{}">{}{}</a></th>',
         css,

@@ -9,8 +9,9 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from dashboard.kafka.clusters import clusters_all
-from dashboard.management.commands._signals import sigterm_as_interrupt
-from dashboard.sampler import Sampler, sample_interval
+from dashboard.lag.conf import sample_interval
+from dashboard.lag.sampler import Sampler
+from dashboard.management.signals import sigterm_as_interrupt
 
 log = logging.getLogger("kafkaview.sampler")
 

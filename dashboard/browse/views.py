@@ -1,0 +1,148 @@
+"""Overview, topic and group pages and their JSON: each pair renders one selector's result."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from dashboard.browse.selectors import (
+    group_view,
+    groups_view,
+    overview_view,
+    topic_view,
+    topics_view,
+)
+from dashboard.lag.history import RANGES, group_events, range_minutes
+from dashboard.web.jsonutil import to_json
+from dashboard.web.permissions import PRODUCE, RESET, may
+
+
+@require_GET
+def overview(request: HttpRequest, cluster: str) -> HttpResponse:
+    view = overview_view(cluster=cluster)
+    return render(
+        request,
+        "dashboard/overview.html",
+        {
+            "overview": view.overview,
+            "config": view.config,
+            "settings_shown": view.config.public_settings(),
+        },
+    )
+
+
+@require_GET
+def api_overview(request: HttpRequest, cluster: str) -> HttpResponse:
+    return JsonResponse(to_json(overview_view(cluster=cluster).overview))
+
+
+@require_GET
+def topics(request: HttpRequest, cluster: str) -> HttpResponse:
+    view = topics_view(cluster=cluster, params=request.GET)
+    return render(
+        request,
+        "dashboard/topics.html",
+        {
+            "data": view.data,
+            "rows": view.rows,
+            "query": view.query,
+            "internal": view.internal,
+            "cluster": cluster,
+        },
+    )
+
+
+@require_GET
+def api_topics(request: HttpRequest, cluster: str) -> HttpResponse:
+    view = topics_view(cluster=cluster, params=request.GET)
+    return JsonResponse(
+        {"cluster": cluster, "read_at": to_json(view.data.read_at), "topics": to_json(view.rows)}
+    )
+
+
+@require_GET
+def topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
+    view = topic_view(cluster=cluster, topic=topic)
+    return render(
+        request,
+        "dashboard/topic.html",
+        {
+            "topic": view.topic,
+            "groups": view.groups,
+            "cluster": cluster,
+            "can_produce": may(request.user, PRODUCE),
+            "ranges": RANGES,
+            "range": range_minutes(request.GET.get("range"))[0],
+        },
+    )
+
+
+@require_GET
+def api_topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
+    view = topic_view(cluster=cluster, topic=topic)
+    return JsonResponse({**to_json(view.topic), "groups": to_json(view.groups)})
+
+
+@require_GET
+def groups(request: HttpRequest, cluster: str) -> HttpResponse:
+    view = groups_view(cluster=cluster, params=request.GET)
+    return render(
+        request,
+        "dashboard/groups.html",
+        {
+            "data": view.data,
+            "rows": view.rows,
+            "query": view.query,
+            "cluster": cluster,
+            "sampler": view.sampler,
+        },
+    )
+
+
+@require_GET
+def api_groups(request: HttpRequest, cluster: str) -> HttpResponse:
+    view = groups_view(cluster=cluster, params=request.GET)
+    return JsonResponse(
+        {
+            "cluster": cluster,
+            "read_at": to_json(view.data.read_at),
+            "groups": [r.as_json() for r in view.rows],
+            "sampler": to_json(view.sampler),
+        }
+    )
+
+
+@require_GET
+def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
+    view = group_view(cluster=cluster, group=group)
+    return render(
+        request,
+        "dashboard/group.html",
+        {
+            "group": view.group,
+            "rows": view.rows,
+            "status": view.status,
+            "oldest": view.oldest,
+            "events": group_events(cluster=cluster, group=group),
+            "sampler": view.sampler,
+            "ranges": RANGES,
+            "range": range_minutes(request.GET.get("range"))[0],
+            "cluster": cluster,
+            "can_reset": may(request.user, RESET),
+        },
+    )
+
+
+@require_GET
+def api_group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
+    view = group_view(cluster=cluster, group=group)
+    rows = [{k: v for k, v in row.items() if k != "p"} for row in view.rows]
+    return JsonResponse(
+        {
+            **to_json(view.group),
+            "partitions": to_json(rows),
+            "status": view.status,
+            "sampler": to_json(view.sampler),
+        }
+    )

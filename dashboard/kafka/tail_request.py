@@ -1,0 +1,141 @@
+"""What a tail was asked for: start position, partitions and filter, checked (pure logic)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dashboard.kafka.errors import InvalidRequest
+from dashboard.kafka.render import searchable
+from dashboard.kafka.topics import topic_name_check
+
+START_MODES = ("latest", "earliest", "offset", "timestamp", "last")
+FILTER_ON = ("any", "key", "value")
+MAX_LAST = 10_000
+MAX_FILTER = 500
+
+
+@dataclass(frozen=True)
+class TailFilter:
+    """A server-side filter on key, value or either: substring or regular expression."""
+
+    text: str = ""
+    regex: bool = False
+    on: str = "any"
+
+    def matcher(self) -> Callable[[bytes | None, bytes | None], bool] | None:
+        """A predicate over (key, value), or None when nothing is filtered."""
+        if not self.text:
+            return None
+        if self.regex:
+            pattern = re.compile(self.text)
+
+            def found(s: str) -> bool:
+                return pattern.search(s) is not None
+        else:
+            needle = self.text
+
+            def found(s: str) -> bool:
+                return needle in s
+
+        on = self.on
+
+        def match(key: bytes | None, value: bytes | None) -> bool:
+            if on in ("any", "key") and found(searchable(key)):
+                return True
+            return on in ("any", "value") and found(searchable(value))
+
+        return match
+
+
+@dataclass(frozen=True)
+class TailRequest:
+    """Where a tail starts, which partitions it reads, and what it keeps."""
+
+    topic: str
+    start: str = "latest"
+    offset: int | None = None
+    timestamp_ms: int | None = None
+    last: int | None = None
+    partitions: tuple[int, ...] | None = None
+    filter: TailFilter = field(default_factory=TailFilter)
+
+
+def _int(value: Any, name: str, *, minimum: int = 0) -> int:
+    if isinstance(value, bool):
+        raise InvalidRequest(f"{name} must be a whole number.")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidRequest(f"{name} must be a whole number, not {str(value)[:40]!r}.") from None
+    if number < minimum:
+        raise InvalidRequest(f"{name} must be at least {minimum}.")
+    return number
+
+
+def timestamp_ms(value: Any) -> int:
+    """Milliseconds since the epoch from a number or an ISO 8601 date-time."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(
+            f"timestamp {text[:40]!r} is neither milliseconds since the epoch nor an ISO 8601 "
+            "date-time such as 2026-11-24T16:00:00Z."
+        ) from None
+    if parsed.tzinfo is None:
+        raise InvalidRequest("timestamp needs a time zone, e.g. 2026-11-24T16:00:00Z.")
+    return int(parsed.timestamp() * 1000)
+
+
+def tail_request(*, topic: str, params: Mapping[str, Any]) -> TailRequest:
+    """Validate a client's start parameters; InvalidRequest with a clear message otherwise."""
+    topic_name_check(topic)
+    start = str(params.get("start") or "latest")
+    if start not in START_MODES:
+        raise InvalidRequest(f"start must be one of {', '.join(START_MODES)}.")
+    offset = timestamp = last = None
+    if start == "offset":
+        offset = _int(params.get("offset"), "offset")
+    elif start == "timestamp":
+        timestamp = timestamp_ms(params.get("timestamp"))
+    elif start == "last":
+        last = _int(params.get("last", 100), "last", minimum=1)
+        if last > MAX_LAST:
+            raise InvalidRequest(f"last may be at most {MAX_LAST} messages per partition.")
+    raw_parts = params.get("partitions")
+    partitions = None
+    if raw_parts not in (None, "", [], "all"):
+        if not isinstance(raw_parts, list):
+            raise InvalidRequest("partitions must be a list of partition numbers, or omitted.")
+        partitions = tuple(sorted({_int(p, "partition") for p in raw_parts}))
+    raw_filter = params.get("filter") or {}
+    if not isinstance(raw_filter, Mapping):
+        raise InvalidRequest("filter must be an object with text, regex and on.")
+    text = str(raw_filter.get("text") or "")
+    if len(text) > MAX_FILTER:
+        raise InvalidRequest(f"filter text may be at most {MAX_FILTER} characters.")
+    on = str(raw_filter.get("on") or "any")
+    if on not in FILTER_ON:
+        raise InvalidRequest(f"filter.on must be one of {', '.join(FILTER_ON)}.")
+    tail_filter = TailFilter(text=text, regex=bool(raw_filter.get("regex")), on=on)
+    try:
+        tail_filter.matcher()
+    except re.error as exc:
+        raise InvalidRequest(f"filter is not a valid regular expression: {exc}.") from None
+    return TailRequest(
+        topic=topic,
+        start=start,
+        offset=offset,
+        timestamp_ms=timestamp,
+        last=last,
+        partitions=partitions,
+        filter=tail_filter,
+    )

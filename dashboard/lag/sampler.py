@@ -1,0 +1,356 @@
+"""The lag sampler: every N seconds, each cluster's groups, offsets and members into the database.
+
+One `Sampler` per cluster. A round reads the cluster once (kafka.sampling), takes
+the commit times the CommitWatcher read from `__consumer_offsets`, judges every
+partition with Burrow's rules over its window of samples (lag/rules.py), estimates
+lag in seconds from the end-offset history, records state and membership changes
+as events, and prunes what is older than the retention. A round that cannot read
+the cluster stores a failed SampleRound and nothing else: a gap, never a guess.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+
+from dashboard.kafka.commits import CommitState, CommitWatcher
+from dashboard.kafka.errors import KafkaViewError
+from dashboard.kafka.sampling import ClusterSample, GroupSample, cluster_sample
+from dashboard.lag.conf import POINT_KEEPALIVE_SECONDS, retention, sample_interval, status_window
+from dashboard.lag.events import members_json, membership_events
+from dashboard.lag.models import (
+    GroupEvent,
+    GroupState,
+    LagSample,
+    OffsetPoint,
+    PartitionSample,
+    SampleRound,
+    TopicSample,
+)
+from dashboard.lag.rules import (
+    LagEstimate,
+    Status,
+    WindowPoint,
+    group_status,
+    lag_seconds_estimate,
+    partition_status,
+)
+
+log = logging.getLogger("kafkaview.sampler")
+
+# End-offset points kept in memory per partition; older ones are read from the database.
+POINTS_IN_MEMORY = 360
+PRUNE_EVERY_SECONDS = 60.0
+
+Key = tuple[str, int]
+GroupKey = tuple[str, str, int]
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """What a round did: whether the cluster answered, and how much it stored."""
+
+    cluster: str
+    at: datetime
+    ok: bool
+    error: str
+    samples: int
+    events: int
+    statuses: dict[str, str]  # group -> status of this round
+
+
+class Sampler:
+    """Samples one cluster: call start(), then round() every interval, then stop()."""
+
+    def __init__(
+        self,
+        *,
+        cluster: str,
+        interval: float | None = None,
+        window: int | None = None,
+        keep: timedelta | None = None,
+        watcher: CommitWatcher | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.interval = interval if interval is not None else sample_interval()
+        self.window = window if window is not None else status_window()
+        self.keep = keep if keep is not None else retention()
+        self.watcher = watcher or CommitWatcher(cluster=cluster)
+        self.stop_after = self.interval * max(self.window - 1, 1)
+        self._windows: dict[GroupKey, deque[WindowPoint]] = {}
+        # (offset, first time seen): a changed committed offset proves a commit in between.
+        self._offset_seen: dict[GroupKey, tuple[int, float | None]] = {}
+        self._points: dict[Key, deque[tuple[float, int]]] = {}
+        self._stored_point: dict[Key, tuple[float, int]] = {}
+        self._pruned_at = 0.0
+        self._was_ok: bool | None = None
+        # Partitions whose stored points may reach further back than memory does.
+        self._older_in_db: set[Key] = set()
+        self._states: dict[str, GroupState] = {}
+
+    def start(self) -> None:
+        """Start reading commits and load the recent windows, so a restart keeps its verdicts."""
+        self.watcher.start()
+        # Verdicts need the last commit times: read the existing commits first (bounded).
+        self.watcher.wait_for(lambda: self.watcher.caught_up, timeout=15.0)
+        since = datetime.now(UTC) - timedelta(seconds=self.interval * self.window * 2)
+        rows = LagSample.objects.filter(cluster=self.cluster, at__gte=since).order_by("at", "id")
+        for row in rows.iterator():
+            for p in row.partition_samples():
+                key = (row.group, p.topic, p.partition)
+                self._window(key).append(
+                    WindowPoint(row.at.timestamp(), p.committed, p.lag, p.last_commit_at)
+                )
+                seen = self._offset_seen.get(key)
+                if seen is None or seen[0] != p.committed:
+                    # Known from history: when it first appeared is not a commit we saw happen.
+                    self._offset_seen[key] = (
+                        p.committed,
+                        None if seen is None else p.last_commit_at,
+                    )
+
+        # The end-offset history of the last hour, so lag seconds survive a restart.
+        since = datetime.now(UTC) - timedelta(seconds=self.interval * POINTS_IN_MEMORY)
+        points = OffsetPoint.objects.filter(cluster=self.cluster, at__gte=since).order_by("at")
+        for topic, partition, at, end in points.values_list(
+            "topic", "partition", "at", "end_offset"
+        ):
+            point_key = (topic, partition)
+            self._points_deque(point_key).append((at.timestamp(), end))
+            self._stored_point[point_key] = (at.timestamp(), end)
+            self._older_in_db.add(point_key)
+        self._states = {s.group: s for s in GroupState.objects.filter(cluster=self.cluster)}
+
+    def _points_deque(self, key: Key) -> deque[tuple[float, int]]:
+        points = self._points.get(key)
+        if points is None:
+            points = self._points[key] = deque(maxlen=POINTS_IN_MEMORY)
+        return points
+
+    def stop(self) -> None:
+        """Stop the commit reader."""
+        self.watcher.stop()
+
+    def _window(self, key: GroupKey) -> deque[WindowPoint]:
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = deque(maxlen=self.window)
+        return window
+
+    def round(self) -> RoundResult:
+        """Sample the cluster once and store the result (or the outage)."""
+        started = time.monotonic()
+        at = datetime.now(UTC)
+        try:
+            sample = cluster_sample(cluster=self.cluster)
+        except KafkaViewError as exc:
+            SampleRound.objects.create(
+                cluster=self.cluster,
+                at=at,
+                ok=False,
+                error=str(exc),
+                duration_ms=int((time.monotonic() - started) * 1000),
+            )
+            if self._was_ok is not False:
+                log.warning(
+                    "cluster %s unavailable, no samples until it answers: %s", self.cluster, exc
+                )
+            self._was_ok = False
+            return RoundResult(self.cluster, at, False, str(exc), 0, 0, {})
+        if self._was_ok is False:
+            log.warning(
+                "cluster %s answers again; the outage is a gap in the history", self.cluster
+            )
+        self._was_ok = True
+        result = self._store(sample, at=at, commits=self.watcher.snapshot())
+        SampleRound.objects.create(
+            cluster=self.cluster,
+            at=at,
+            ok=True,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            groups=len(sample.groups),
+            partitions=len(sample.ends),
+        )
+        if time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
+            self.prune(now=at)
+        return result
+
+    def _points_store(self, sample: ClusterSample, now: float, at: datetime) -> None:
+        new_points = []
+        for key, end in sample.ends.items():
+            stored = self._stored_point.get(key)
+            if stored is None or stored[1] != end or now - stored[0] >= POINT_KEEPALIVE_SECONDS:
+                self._stored_point[key] = (now, end)
+                new_points.append(
+                    OffsetPoint(
+                        cluster=self.cluster, topic=key[0], partition=key[1], at=at, end_offset=end
+                    )
+                )
+            points = self._points_deque(key)
+            if len(points) == POINTS_IN_MEMORY:
+                self._older_in_db.add(key)  # the oldest point is about to leave memory
+            if not points or points[-1][1] != end or now - points[-1][0] >= POINT_KEEPALIVE_SECONDS:
+                points.append((now, end))
+        OffsetPoint.objects.bulk_create(new_points, batch_size=1000)
+        totals: dict[str, int] = defaultdict(int)
+        for (topic, _), end in sample.ends.items():
+            totals[topic] += end
+        TopicSample.objects.bulk_create(
+            [
+                TopicSample(cluster=self.cluster, topic=t, at=at, end_offsets=total)
+                for t, total in sorted(totals.items())
+            ],
+            batch_size=1000,
+        )
+
+    def lag_seconds_estimate(
+        self, key: Key, *, committed: int, end: int, now: float
+    ) -> LagEstimate | None:
+        """Estimated lag in seconds of a committed offset, from memory or the stored points."""
+        points = list(self._points.get(key, ()))
+        # Only when memory may not hold the partition's whole history: two indexed queries.
+        if points and committed < points[0][1] and key in self._older_in_db:
+            # Older than what memory holds: the two stored points around the offset.
+            rows = OffsetPoint.objects.filter(cluster=self.cluster, topic=key[0], partition=key[1])
+            before = rows.filter(end_offset__lte=committed).order_by("-at").first()
+            after = rows.filter(end_offset__gt=committed).order_by("at").first()
+            older = [(p.at.timestamp(), p.end_offset) for p in (before, after) if p is not None]
+            if older:
+                newest = max(t for t, _ in older)
+                points = sorted(set(older)) + [p for p in points if p[0] > newest]
+        return lag_seconds_estimate(points, committed=committed, end=end, now=now)
+
+    @transaction.atomic
+    def _store(
+        self, sample: ClusterSample, *, at: datetime, commits: dict[GroupKey, CommitState]
+    ) -> RoundResult:
+        now = at.timestamp()
+        self._points_store(sample, now, at)
+        rows: list[LagSample] = []
+        statuses: dict[str, str] = {}
+        events = samples = 0
+        for group in sample.groups:
+            partition_statuses = []
+            parts: list[PartitionSample] = []
+            for (topic, partition), committed in sorted(group.committed.items()):
+                end = sample.ends.get((topic, partition))
+                if end is None:
+                    continue
+                key = (group.group, topic, partition)
+                last_commit = self._last_commit(key, committed, commits.get(key), now)
+                window = self._window(key)
+                lag = max(end - committed, 0)
+                window.append(WindowPoint(now, committed, lag, last_commit))
+                status = partition_status(list(window), now=now, stop_after=self.stop_after)
+                partition_statuses.append(status)
+                estimate = self.lag_seconds_estimate(
+                    (topic, partition), committed=committed, end=end, now=now
+                )
+                state = commits.get(key)
+                parts.append(
+                    PartitionSample(
+                        topic=topic,
+                        partition=partition,
+                        committed=committed,
+                        end_offset=end,
+                        lag=lag,
+                        last_commit_at=last_commit,
+                        commits=state.commits if state else 0,
+                        lag_seconds_estimate=estimate.seconds if estimate else None,
+                        lag_seconds_at_least=bool(estimate and estimate.at_least),
+                        status=status.name if status is not None else "",
+                    )
+                )
+            overall = group_status(partition_statuses)
+            statuses[group.group] = overall.name if overall is not None else ""
+            events += self._group_state(group, overall, at)
+            if parts:
+                samples += len(parts)
+                rows.append(
+                    LagSample(
+                        cluster=self.cluster,
+                        group=group.group,
+                        at=at,
+                        status=statuses[group.group],
+                        total_lag=sum(p.lag for p in parts),
+                        topics="|" + "|".join(sorted({p.topic for p in parts})) + "|",
+                        partitions=[p.packed() for p in parts],
+                    )
+                )
+        LagSample.objects.bulk_create(rows, batch_size=500)
+        return RoundResult(self.cluster, at, True, "", samples, events, statuses)
+
+    def _last_commit(
+        self, key: GroupKey, committed: int, state: CommitState | None, now: float
+    ) -> float | None:
+        seen = self._offset_seen.get(key)
+        if seen is None or seen[0] != committed:
+            # The offset moved since the last round (or this is the first): a commit
+            # happened by now; when exactly, only __consumer_offsets can say.
+            seen = (committed, now if seen is not None else None)
+            self._offset_seen[key] = seen
+        times = [seen[1]] if seen[1] is not None else []
+        # The watcher's commit counts only when it is for this offset; otherwise the
+        # commit that put the offset here has not been read yet (it is newer).
+        if state is not None and state.offset == committed and state.commit_timestamp_ms:
+            times.append(state.commit_timestamp_ms / 1000)
+        return max(times) if times else None
+
+    def _group_state(self, group: GroupSample, overall: Status | None, at: datetime) -> int:
+        members = members_json(group.members)
+        status = overall.name if overall is not None else ""
+        row = self._states.get(group.group)
+        if row is None:
+            # Not loaded by start() (or a group new since): look once, then keep it in memory.
+            row = GroupState.objects.filter(cluster=self.cluster, group=group.group).first()
+            if row is not None:
+                self._states[group.group] = row
+        if row is None:
+            self._states[group.group] = GroupState.objects.create(
+                cluster=self.cluster,
+                group=group.group,
+                state=group.state,
+                members=members,
+                status=status,
+                updated_at=at,
+            )
+            GroupEvent.objects.create(
+                cluster=self.cluster,
+                group=group.group,
+                at=at,
+                kind=GroupEvent.Kind.STATE,
+                text=f"first seen by the sampler: {group.state}, {len(members)} member(s)",
+            )
+            return 1
+        changes = membership_events(
+            before_state=row.state, before=row.members, after_state=group.state, after=members
+        )
+        if status and row.status and status != row.status:
+            changes.append((GroupEvent.Kind.STATUS, f"status {row.status} → {status}"))
+        GroupEvent.objects.bulk_create(
+            [
+                GroupEvent(cluster=self.cluster, group=group.group, at=at, kind=k, text=t)
+                for k, t in changes
+            ]
+        )
+        if changes or (status and status != row.status):
+            # Written on change only: thousands of unchanged groups cost no query.
+            row.state, row.members, row.updated_at = group.state, members, at
+            row.status = status or row.status
+            row.save()
+        return len(changes)
+
+    def prune(self, *, now: datetime | None = None) -> int:
+        """Delete history older than the retention; returns the rows deleted."""
+        self._pruned_at = time.monotonic()
+        cutoff = (now or datetime.now(UTC)) - self.keep
+        deleted = 0
+        for model in (LagSample, OffsetPoint, TopicSample, SampleRound, GroupEvent):
+            count, _ = model.objects.filter(cluster=self.cluster, at__lt=cutoff).delete()
+            deleted += count
+        return deleted

@@ -1,0 +1,206 @@
+"""The tail's websocket consumer: thin, login required, errors as JSON frames."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from dashboard.kafka.errors import KafkaViewError
+from dashboard.kafka.tail import TailSession, tail_plan
+from dashboard.kafka.tail_request import tail_request
+from dashboard.web.errors import Problem, problem_of
+from dashboard.web.jsonutil import to_json
+
+log = logging.getLogger(__name__)
+
+# Daphne's websocket (autobahn) refuses frames over 1 MiB; stay below with a margin.
+MAX_FRAME_BYTES = 1_000_000
+
+# Close code for an unauthenticated socket (4000-4999 are free for applications).
+CLOSE_UNAUTHENTICATED = 4401
+
+
+class LoginRequiredJsonConsumer(AsyncJsonWebsocketConsumer):
+    """A JSON websocket that refuses anyone not logged in."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        await self.accept()
+        await self.on_open()
+
+    async def on_open(self) -> None:
+        """Called once the socket is accepted for a logged-in user."""
+
+    async def send_problem(self, problem: Problem) -> None:
+        """An error frame, in the same shape as the JSON answers' errors."""
+        await self.send_json(problem.frame())
+
+    async def send_error(self, message: str, kind: str = "invalid_request") -> None:
+        """An error frame for a bad frame from the client (or a server-side failure)."""
+        await self.send_problem(Problem(400, kind, message))
+
+
+class TailConsumer(LoginRequiredJsonConsumer):
+    """Live tail of a topic: start/pause/resume/stop/ack in, started/batch/stats/error out.
+
+    Records leave in batches at most FRAME_INTERVAL apart, and at most WINDOW batches
+    may be unacknowledged: a browser that stops reading stops being sent to, and the
+    session's bounded buffer drops (and counts) the oldest records instead of
+    letting memory grow.
+    """
+
+    FRAME_INTERVAL = 0.05  # at most ~20 frames a second
+    STATS_INTERVAL = 1.0
+    WINDOW = 4
+
+    async def on_open(self) -> None:
+        self.cluster = self.scope["url_route"]["kwargs"]["cluster"]
+        self.topic = self.scope["url_route"]["kwargs"]["topic"]
+        self.session: TailSession | None = None
+        self.sender: asyncio.Task[None] | None = None
+        self.seq = 0
+        self.acked = 0
+        await self.send_json({"type": "hello", "cluster": self.cluster, "topic": self.topic})
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict):
+            await self.send_error("Send JSON objects with a type: start, pause, resume, stop, ack.")
+            return
+        kind = content.get("type")
+        if kind == "start":
+            await self.start_tail(content)
+        elif kind == "ack":
+            seq = content.get("seq")
+            if isinstance(seq, int) and not isinstance(seq, bool):
+                self.acked = max(self.acked, min(seq, self.seq))
+        elif kind in {"pause", "resume"}:
+            if self.session is None:
+                await self.send_error(f"Nothing to {kind}: start a tail first.")
+                return
+            (self.session.pause if kind == "pause" else self.session.resume)()
+            await self.send_stats()
+        elif kind == "stop":
+            await self.stop_tail()
+            await self.send_json({"type": "stopped"})
+        else:
+            await self.send_error(f"Unknown message type {str(kind)[:40]!r}.")
+
+    async def decode_json(self, text_data: str) -> Any:
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None
+
+    async def start_tail(self, params: dict[str, Any]) -> None:
+        await self.stop_tail()
+        try:
+            request = tail_request(topic=self.topic, params=params)
+            starts = await asyncio.to_thread(tail_plan, cluster=self.cluster, request=request)
+            session = TailSession(cluster=self.cluster, request=request, starts=starts)
+            await asyncio.to_thread(session.start)
+        except KafkaViewError as exc:
+            await self.send_problem(problem_of(exc))
+            return
+        self.session = session
+        self.seq = self.acked = 0
+        await self.send_json(
+            {
+                "type": "started",
+                "topic": self.topic,
+                "start": request.start,
+                "partitions": to_json(starts),
+                "filter": to_json(request.filter),
+            }
+        )
+        self.sender = asyncio.create_task(self.send_loop(session))
+
+    async def send_loop(self, session: TailSession) -> None:
+        try:
+            await self._send_loop(session)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Say so on the socket and in the log rather than go silent.
+            log.exception("tail of %s on %s failed", self.topic, self.cluster)
+            await self.send_error(
+                "The tail stopped on a server error; start it again.", kind="server_error"
+            )
+
+    async def _send_loop(self, session: TailSession) -> None:
+        next_stats = 0.0
+        loop = asyncio.get_running_loop()
+        last_error: str | None = None
+        while True:
+            await asyncio.sleep(self.FRAME_INTERVAL)
+            if self.seq - self.acked < self.WINDOW:
+                records = session.drain()
+                if records:
+                    await self.send_batch(records)
+            if session.stats.error != last_error:
+                last_error = session.stats.error
+                if last_error:
+                    await self.send_error(
+                        f"Cluster {self.cluster!r} is not answering ({last_error}); "
+                        "the tail goes on where it was when it is back.",
+                        kind="cluster_unavailable",
+                    )
+            now = loop.time()
+            if now >= next_stats:
+                next_stats = now + self.STATS_INTERVAL
+                await self.send_stats()
+
+    async def send_batch(self, records: list[dict[str, Any]]) -> None:
+        """Send records as one frame, split in halves if it would pass Daphne's frame limit."""
+        self.seq += 1
+        text = json.dumps(
+            {"type": "batch", "seq": self.seq, "records": records}, ensure_ascii=False
+        )
+        if len(text) * 4 > MAX_FRAME_BYTES and len(records) > 1:  # chars may be 4 bytes
+            encoded = len(text.encode())
+            if encoded > MAX_FRAME_BYTES:
+                self.seq -= 1
+                half = len(records) // 2
+                await self.send_batch(records[:half])
+                await self.send_batch(records[half:])
+                return
+        await self.send(text_data=text)
+
+    async def send_stats(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        stats = session.stats
+        await self.send_json(
+            {
+                "type": "stats",
+                "state": stats.state,
+                "consumed": stats.consumed,
+                "matched": stats.matched,
+                "delivered": stats.delivered,
+                "dropped": stats.dropped,
+                "buffered": session.buffered(),
+                "error": stats.error,
+            }
+        )
+
+    async def stop_tail(self) -> None:
+        if self.sender is not None:
+            self.sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.sender
+            self.sender = None
+        if self.session is not None:
+            session, self.session = self.session, None
+            await asyncio.to_thread(session.stop)
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "session"):
+            await self.stop_tail()

@@ -1,0 +1,47 @@
+"""Models of the writes: the permissions they need and the audit trail."""
+
+from django.db import models
+
+
+class KafkaAccess(models.Model):
+    """Holds kafkaview's write permissions; no table (Django needs a model to hang them on)."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("produce_message", "Can produce messages to topics"),
+            ("reset_offsets", "Can reset consumer group offsets"),
+        ]
+
+
+class AuditRecord(models.Model):
+    """Who changed what on which cluster: written before an action, completed after it."""
+
+    class Action(models.TextChoices):
+        PRODUCE = "produce", "produce"
+        RESET_OFFSETS = "reset_offsets", "reset offsets"
+
+    class Status(models.TextChoices):
+        STARTED = "started", "started"
+        DONE = "done", "done"
+        PARTIAL = "partial", "partly failed"
+        FAILED = "failed", "failed"
+
+    user = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL)
+    username = models.CharField(max_length=150)  # kept when the user is deleted
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cluster = models.CharField(max_length=64)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    target = models.CharField(max_length=1024, help_text="topic or group")
+    parameters = models.JSONField(default=dict)
+    previous = models.JSONField(default=dict, blank=True, help_text="offsets the action replaced")
+    result = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.STARTED)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.target}"

@@ -1,0 +1,141 @@
+"""The audited writes: producing and resetting offsets, each recorded before it is applied.
+
+A record is written before anything changes on the cluster and completed after, so a
+crash in between leaves a `started` record; values and header values are never stored.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User as DjangoUser
+from django.utils import timezone
+
+from dashboard.kafka.errors import KafkaViewError
+from dashboard.kafka.offsets import ResetOutcome, ResetPlan, reset_apply
+from dashboard.kafka.produce import OutMessage, ProduceResult, produce_messages
+from dashboard.writes.models import AuditRecord
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def audit_start(
+    *,
+    user: User,
+    cluster: str,
+    action: str,
+    target: str,
+    parameters: dict[str, Any],
+    previous: dict[str, Any] | None = None,
+) -> AuditRecord:
+    """Write the record of an action about to happen (before anything changes)."""
+    return AuditRecord.objects.create(
+        user=user if isinstance(user, DjangoUser) and user.pk else None,
+        username=user.get_username() if user.is_authenticated else "",
+        cluster=cluster,
+        action=action,
+        target=target,
+        parameters=parameters,
+        previous=previous or {},
+    )
+
+
+def audit_finish(record: AuditRecord, *, status: str, result: dict[str, Any]) -> None:
+    """Complete the record with what happened."""
+    record.status = status
+    record.result = result
+    record.completed_at = timezone.now()
+    record.save(update_fields=["status", "result", "completed_at"])
+
+
+def _outcome_status(failed: int, total: int) -> str:
+    if not failed:
+        return AuditRecord.Status.DONE
+    return AuditRecord.Status.FAILED if failed >= total else AuditRecord.Status.PARTIAL
+
+
+def produce_summary(messages: list[OutMessage], partitioner: str) -> dict[str, object]:
+    """What the audit keeps of a produce: never the values, only their shape."""
+    return {
+        "partitioner": partitioner,
+        "messages": len(messages),
+        "keys": sorted({m.key.decode("utf-8", "replace")[:100] for m in messages if m.key})[:50],
+        "unkeyed": sum(1 for m in messages if m.key is None),
+        "chosen_partitions": sorted({m.partition for m in messages if m.partition is not None}),
+        "header_names": sorted({n for m in messages for n, _ in m.headers})[:50],
+        "bytes": sum(m.size() for m in messages),
+    }
+
+
+def produce_audited(
+    *, user: User, cluster: str, topic: str, messages: list[OutMessage], partitioner: str
+) -> ProduceResult:
+    """Record a produce, send the messages, complete the record; Kafka's errors propagate."""
+    record = audit_start(
+        user=user,
+        cluster=cluster,
+        action=AuditRecord.Action.PRODUCE,
+        target=topic,
+        parameters=produce_summary(messages, partitioner),
+    )
+    try:
+        result = produce_messages(
+            cluster=cluster, topic=topic, messages=messages, partitioner=partitioner
+        )
+    except KafkaViewError as exc:
+        audit_finish(record, status=AuditRecord.Status.FAILED, result={"error": str(exc)})
+        raise
+    audit_finish(
+        record,
+        status=_outcome_status(result.failed, result.failed + result.delivered),
+        result={
+            "delivered": result.delivered,
+            "failed": result.failed,
+            "per_partition": {str(p): n for p, n in result.per_partition.items()},
+            "failures": [
+                {"line": d.line, "error": d.error} for d in result.deliveries if d.error is not None
+            ][:100],
+        },
+    )
+    return result
+
+
+def reset_audited(*, user: User, plan: ResetPlan) -> tuple[ResetOutcome, AuditRecord]:
+    """Record the offsets a reset replaces, apply it, complete the record."""
+    record = audit_start(
+        user=user,
+        cluster=plan.cluster,
+        action=AuditRecord.Action.RESET_OFFSETS,
+        target=plan.group,
+        parameters={**plan.request.parameters(), "fingerprint": plan.fingerprint},
+        previous={"offsets": [[r.topic, r.partition, r.current] for r in plan.rows]},
+    )
+    try:
+        outcome = reset_apply(plan=plan)
+    except KafkaViewError as exc:
+        audit_finish(record, status=AuditRecord.Status.FAILED, result={"error": str(exc)})
+        raise
+    audit_finish(
+        record,
+        status=_outcome_status(outcome.failed, len(outcome.results)),
+        result={"results": [list(r) for r in outcome.results], "failed": outcome.failed},
+    )
+    return outcome, record
+
+
+def audit_rows(*, limit: int = 500) -> list[dict[str, Any]]:
+    """The newest records, each with the offsets an undo would put back (JSON), if any."""
+    rows = []
+    for record in AuditRecord.objects.all()[:limit]:
+        undo = None
+        if (
+            record.action == AuditRecord.Action.RESET_OFFSETS
+            and record.status != AuditRecord.Status.STARTED
+        ):
+            back = [o for o in record.previous.get("offsets", []) if o[2] is not None]
+            if back:
+                undo = json.dumps(back)
+        rows.append({"record": record, "undo": undo})
+    return rows

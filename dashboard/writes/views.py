@@ -1,0 +1,199 @@
+"""Produce and reset pages, their JSON, and the audit trail: validate, call one service, render."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from dashboard.kafka.errors import GroupNotEmpty, InvalidRequest
+from dashboard.kafka.groups import group_detail
+from dashboard.kafka.offsets import (
+    STRATEGIES,
+    PlanChanged,
+    ResetPlan,
+    reset_confirm,
+    reset_plan,
+)
+from dashboard.kafka.partitioner import UNKEYED
+from dashboard.kafka.produce import partition_preview, produce_target
+from dashboard.web.errors import Problem, json_problem, problem_response
+from dashboard.web.jsonutil import to_json
+from dashboard.web.permissions import PRODUCE, RESET, may, refusal
+from dashboard.writes.forms import BulkProduceForm, ProduceForm, reset_request
+from dashboard.writes.services import audit_rows, produce_audited, reset_audited
+
+
+def _forbidden(request: HttpRequest, permission: str) -> HttpResponse:
+    return problem_response(request, Problem(403, "forbidden", refusal(permission)))
+
+
+@require_http_methods(["GET", "POST"])
+def produce(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
+    if not may(request.user, PRODUCE):
+        return _forbidden(request, PRODUCE)
+    target = produce_target(cluster=cluster, topic=topic)
+    mode = request.POST.get("mode", "single") if request.method == "POST" else None
+    single = ProduceForm(request.POST if mode == "single" else None, partitions=target.partitions)
+    bulk = BulkProduceForm(
+        request.POST if mode == "bulk" else None, request.FILES if mode == "bulk" else None
+    )
+    result = None
+    form: ProduceForm | BulkProduceForm | None = (
+        single if mode == "single" else bulk if mode == "bulk" else None
+    )
+    if form is not None and form.is_valid():
+        messages = (
+            [form.message()] if isinstance(form, ProduceForm) else form.cleaned_data["messages"]
+        )
+        try:
+            result = produce_audited(
+                user=request.user,
+                cluster=cluster,
+                topic=topic,
+                messages=messages,
+                partitioner=form.cleaned_data["partitioner"],
+            )
+        except InvalidRequest as exc:
+            form.add_error(None, str(exc))
+    return render(
+        request,
+        "dashboard/produce.html",
+        {
+            "cluster": cluster,
+            "topic": topic,
+            "target": target,
+            "single": single,
+            "bulk": bulk,
+            "mode": mode or "single",
+            "result": result,
+            "unkeyed": UNKEYED,
+        },
+        status=400 if form is not None and form.errors else 200,
+    )
+
+
+@require_GET
+def api_partition_preview(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
+    key = request.GET.get("key")
+    preview = partition_preview(
+        cluster=cluster,
+        topic=topic,
+        key=key.encode() if key else None,
+        partitioner=request.GET.get("partitioner", "murmur2"),
+    )
+    return JsonResponse(to_json(preview))
+
+
+def _plan_json(plan: ResetPlan) -> dict[str, object]:
+    return {
+        "cluster": plan.cluster,
+        "group": plan.group,
+        "state": plan.state,
+        "request": plan.request.parameters(),
+        "fingerprint": plan.fingerprint,
+        "notes": list(plan.notes),
+        "rows": to_json(plan.rows),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
+    if not may(request.user, RESET):
+        return _forbidden(request, RESET)
+    detail = group_detail(cluster=cluster, group=group)
+    context: dict[str, object] = {
+        "cluster": cluster,
+        "group": detail,
+        "strategies": STRATEGIES,
+        "values": request.POST if request.method == "POST" else request.GET,
+    }
+    status = 200
+    plan: ResetPlan | None = None
+    if request.method == "POST":
+        action = request.POST.get("action", "preview")
+        try:
+            if action == "apply":
+                params = json.loads(request.POST.get("parameters") or "{}")
+                wanted = reset_request(params if isinstance(params, dict) else {})
+                confirmed = reset_confirm(
+                    cluster=cluster,
+                    group=group,
+                    request=wanted,
+                    fingerprint=request.POST.get("fingerprint", ""),
+                )
+                outcome, record = reset_audited(user=request.user, plan=confirmed)
+                context.update(outcome=outcome, record=record)
+            else:
+                plan = reset_plan(cluster=cluster, group=group, request=reset_request(request.POST))
+        except PlanChanged as exc:
+            plan = exc.plan
+            context["changed"] = True
+            status = 409
+        except GroupNotEmpty as exc:
+            context["refused"] = str(exc)
+            status = 409
+        except (InvalidRequest, ValueError) as exc:
+            context["error"] = str(exc)
+            status = 400
+    if plan is not None:
+        context.update(plan=plan, parameters_json=json.dumps(plan.request.parameters()))
+    return render(request, "dashboard/reset.html", context, status=status)
+
+
+@require_http_methods(["POST"])
+def api_reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
+    if not may(request.user, RESET):
+        return _forbidden(request, RESET)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        raise InvalidRequest("The body must be a JSON object.") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    dry_run = body.get("dry_run", True)
+    if not isinstance(dry_run, bool):
+        raise InvalidRequest("dry_run must be true or false.")
+    wanted = reset_request(body)
+    if dry_run:
+        return JsonResponse(
+            {
+                "dry_run": True,
+                "plan": _plan_json(reset_plan(cluster=cluster, group=group, request=wanted)),
+            }
+        )
+    fingerprint = body.get("fingerprint")
+    try:
+        if isinstance(fingerprint, str) and fingerprint:
+            plan = reset_confirm(
+                cluster=cluster, group=group, request=wanted, fingerprint=fingerprint
+            )
+        else:
+            plan = reset_plan(cluster=cluster, group=group, request=wanted)
+    except PlanChanged as exc:
+        return json_problem(Problem(409, "plan_changed", str(exc)), plan=_plan_json(exc.plan))
+    outcome, record = reset_audited(user=request.user, plan=plan)
+    return JsonResponse(
+        {
+            "dry_run": False,
+            "plan": _plan_json(plan),
+            "audit_id": record.pk,
+            "results": [
+                {"topic": t, "partition": p, "offset": o, "error": e}
+                for t, p, o, e in outcome.results
+            ],
+            "failed": outcome.failed,
+        },
+        status=200 if not outcome.failed else 207,
+    )
+
+
+@require_GET
+def audit(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "dashboard/audit.html",
+        {"rows": audit_rows(), "can_reset": may(request.user, RESET)},
+    )

@@ -1,0 +1,148 @@
+"""`make run`: migrate, an admin user, the local broker, demo traffic, the sampler and Daphne.
+
+Ctrl-C stops them in the order that keeps the terminal quiet: Daphne and the sampler
+first, then the demo's clients (they leave their groups while the broker still
+answers), the broker last. Children run in their own sessions, so the terminal's
+Ctrl-C reaches only this process, which stops them (devtools/processes.py).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from dashboard.kafka.clusters import client_config, clusters_all, clusters_configure
+from dashboard.kafka.config import ClusterConfig, Clusters
+from dashboard.management.signals import sigterm_as_interrupt
+from devtools.broker import BrokerStartError, LocalBroker, default_cluster_port
+from devtools.daphne import daphne_start
+from devtools.demo import DEMO_GROUPS, DEMO_TOPIC, DemoTraffic
+from devtools.processes import child_start, children_stop
+
+# Seconds Daphne and the sampler get to stop, and the broker after them.
+CHILD_GRACE = 3.0
+BROKER_GRACE = 4.0
+
+
+def admin_ensure(stdout: Any) -> None:
+    """Create the `admin` superuser when no superuser exists; print its password once."""
+    User = get_user_model()
+    if User.objects.filter(is_superuser=True).exists():
+        return
+    given = os.environ.get("DJANGO_SUPERUSER_PASSWORD", "")
+    password = given or secrets.token_urlsafe(12)
+    User.objects.create_superuser(username="admin", email="", password=password)
+    if given:
+        stdout.write("Created superuser 'admin' with DJANGO_SUPERUSER_PASSWORD.")
+    else:
+        stdout.write(
+            f"Created superuser 'admin' with password: {password}\n"
+            "(shown once; change it in /admin/ or with `manage.py changepassword admin`)"
+        )
+
+
+class Command(BaseCommand):
+    help = "Run kafkaview locally: broker (unless one is configured), demo traffic, Daphne."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=settings.KAFKAVIEW_HOST)
+        parser.add_argument("--port", type=int, default=settings.KAFKAVIEW_PORT)
+        parser.add_argument("--no-demo", action="store_true", help="start no demo traffic")
+        parser.add_argument(
+            "--kafka-port",
+            type=int,
+            default=None,
+            help="run the local broker on this port (default: the local cluster's, 9092)",
+        )
+        parser.add_argument(
+            "--data-dir", type=Path, default=None, help="the local broker's data folder"
+        )
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        sigterm_as_interrupt()
+        call_command("migrate", interactive=False, verbosity=0)
+        admin_ensure(self.stdout)
+        clusters = clusters_all()
+        external = clusters.source != "environment" or bool(
+            os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+        )
+        broker: LocalBroker | None = None
+        demo: DemoTraffic | None = None
+        children: list[subprocess.Popen[bytes]] = []
+        env = dict(os.environ)
+        try:
+            if not external:
+                kafka_port = opts["kafka_port"] or default_cluster_port()
+                broker = LocalBroker(
+                    data_dir=opts["data_dir"] or settings.KAFKAVIEW_CACHE_DIR / "kafka" / "data",
+                    cache_dir=settings.KAFKAVIEW_CACHE_DIR,
+                    port=kafka_port,
+                    controller_port=kafka_port + 1,
+                )
+                if kafka_port != default_cluster_port():
+                    # This process and its children must all point at the chosen port.
+                    env["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap_servers
+                    local = ClusterConfig(name="local", bootstrap_servers=broker.bootstrap_servers)
+                    clusters = Clusters(
+                        by_name={"local": local}, default="local", source="environment"
+                    )
+                    clusters_configure(
+                        clusters=clusters, request_timeout=settings.KAFKAVIEW_REQUEST_TIMEOUT
+                    )
+                self.stdout.write("starting the local Kafka broker (first run fetches its jars)...")
+                info = broker.start()
+                self.stdout.write(
+                    f"Kafka {info.version} ready at {info.bootstrap_servers} in "
+                    f"{broker.started_in:.1f} s; log: {info.log_path}"
+                )
+                if not opts["no_demo"]:
+                    demo = DemoTraffic(conf=client_config(cluster=clusters.default))
+                    demo.start()
+                    self.stdout.write(
+                        f"demo traffic: topic {DEMO_TOPIC}, groups {', '.join(DEMO_GROUPS)}"
+                    )
+            else:
+                self.stdout.write(
+                    f"using the configured cluster(s) ({clusters.source}); no local broker"
+                )
+            # One sampler per deployment: lag history, status, events and /metrics.
+            children.append(
+                child_start(
+                    [sys.executable, "manage.py", "lag_sampler"], cwd=settings.BASE_DIR, env=env
+                )
+            )
+            self.stdout.write(
+                f"lag sampler: every {settings.KAFKAVIEW_SAMPLE_INTERVAL:g} s into the database"
+            )
+            server = daphne_start(
+                host=opts["host"], port=opts["port"], cwd=settings.BASE_DIR, env=env
+            )
+            children.append(server)
+            self.stdout.write(
+                f"kafkaview at http://{opts['host']}:{opts['port']}/ (Ctrl-C stops everything)"
+            )
+            server.wait()
+            raise CommandError(f"Daphne exited with code {server.returncode}")
+        except BrokerStartError as exc:
+            raise CommandError(str(exc)) from None
+        except KeyboardInterrupt:
+            self.stdout.write("stopping...")
+        finally:
+            began = time.monotonic()
+            # Clients of the broker first, the broker last.
+            children_stop(children, grace=CHILD_GRACE)
+            if demo is not None:
+                demo.stop(timeout=CHILD_GRACE)
+            if broker is not None:
+                broker.stop(timeout=BROKER_GRACE)
+            self.stdout.write(f"stopped in {time.monotonic() - began:.1f} s")

@@ -1,0 +1,26 @@
+"""Helpers shared by unit and integration tests (no broker, no JVM)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+
+from dashboard.kafka.config import ClusterConfig, Clusters
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+# Where the Kafka jars and the test logs are kept (settings.KAFKAVIEW_CACHE_DIR).
+CACHE_DIR = Path(settings.KAFKAVIEW_CACHE_DIR)
+PASSWORD = "correct-horse-battery-staple"
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def clusters_for(bootstrap: str, **others: ClusterConfig) -> Clusters:
+    """A cluster registry whose `local` points at bootstrap, plus any others."""
+    local = ClusterConfig(name="local", bootstrap_servers=bootstrap)
+    return Clusters(by_name={"local": local, **others}, default="local", source="environment")

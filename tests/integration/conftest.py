@@ -1,0 +1,101 @@
+"""Integration tests: one real Kafka broker per session, a real Daphne server, Chromium."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+from django.conf import settings
+from django.test import override_settings
+
+from dashboard.kafka.clusters import admin_clients_forget
+from devtools.broker import LocalBroker, free_port
+from devtools.daphne import daphne_start, http_wait
+from tests.helpers import BASE_DIR, CACHE_DIR, clusters_for, unique
+
+CHROMIUM = "/usr/bin/chromium"
+# Flags for root on a machine with no network: no sandbox, no background calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    broker = LocalBroker(cache_dir=CACHE_DIR, data_dir=tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    yield broker
+    # Drop kafkaview's clients first, or they log failed reconnects to the stopped broker.
+    admin_clients_forget()
+    broker.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kafka_settings(kafka_broker: LocalBroker) -> Iterator[None]:
+    with override_settings(KAFKAVIEW_CLUSTERS=clusters_for(kafka_broker.bootstrap_servers)):
+        yield
+
+
+@pytest.fixture(scope="session")
+def admin(kafka_broker: LocalBroker) -> AdminClient:
+    """An independent AdminClient on the test broker: the tests' source of truth."""
+    return AdminClient({"bootstrap.servers": kafka_broker.bootstrap_servers})
+
+
+@pytest.fixture
+def make_topic(admin: AdminClient):
+    def make(prefix: str = "t", partitions: int = 1) -> str:
+        name = unique(prefix)
+        admin.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=15)
+        return name
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def daphne_server(kafka_broker: LocalBroker, django_db_setup, django_db_blocker) -> Iterator[str]:
+    """A real Daphne process serving kafkaview against the test broker and test database."""
+    port = free_port()
+    db_name = settings.DATABASES["default"]["NAME"]
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
+        "DATABASE_URL": f"sqlite:///{db_name}",
+        "DJANGO_SETTINGS_MODULE": "kafkaview.settings",
+    }
+    env.pop("KAFKAVIEW_CLUSTERS_FILE", None)
+    log = open(CACHE_DIR / "test-daphne.log", "wb")  # noqa: SIM115 - closed below
+    proc = daphne_start(port=port, cwd=BASE_DIR, env=env, log=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        http_wait(f"{url}/healthz", timeout=30, process=proc)
+    except RuntimeError as exc:
+        raise RuntimeError(f"Daphne did not start ({exc}); see {log.name}") from None
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture
+def browser_page():
+    # Request this fixture last: Playwright's sync API runs an event loop, and Django
+    # refuses database calls (e.g. creating a user) while one runs in the thread.
+    """A Playwright page in Debian's Chromium (Playwright's own browser download is unavailable)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        try:
+            yield page
+        finally:
+            browser.close()

@@ -1,0 +1,143 @@
+"""End to end in a real browser: Daphne serving kafkaview, Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.helpers import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_log_in_and_see_the_overview_of_the_real_broker(
+    user, daphne_server: str, kafka_broker, browser_page
+) -> None:
+    page = browser_page
+    page.goto(f"{daphne_server}/")
+    assert "/accounts/login/" in page.url
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{daphne_server}/clusters/local/")
+    assert page.text_content("[data-testid=cluster-id]").strip() == kafka_broker.cluster_id
+    assert page.locator("#brokers tbody td").all_inner_texts()[:3] == [
+        "1",
+        "127.0.0.1",
+        str(kafka_broker.port),
+    ]
+    # Static files come through WhiteNoise: the stylesheet applied.
+    background = page.evaluate(
+        "getComputedStyle(document.querySelector('.topbar')).backgroundColor"
+    )
+    assert background == "rgb(19, 26, 42)"
+
+
+def log_in(page, base: str, user) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/clusters/local/")
+
+
+def test_tail_page_shows_100_keyed_messages_in_order_and_hostile_values_stay_inert(
+    user, daphne_server: str, kafka_broker, admin, browser_page
+) -> None:
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import NewTopic
+
+    from tests.helpers import unique
+
+    topic = unique("e2e-tail")
+    admin.create_topics([NewTopic(topic, 3, 1)])[topic].result(timeout=15)
+    page = browser_page
+    log_in(page, daphne_server, user)
+    page.goto(f"{daphne_server}/clusters/local/topics/{topic}/tail/")
+    page.wait_for_selector("#st-conn.ok")
+    page.click("#btn-start")
+    page.wait_for_function("document.getElementById('st-conn').textContent === 'live'")
+
+    hostile = [
+        b"<script>window.pwned = 1</script>",
+        b'<img src="x" onerror="window.pwned = 2">',
+        b'{"html": "<svg onload=window.pwned=3>"}',
+    ]
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
+    for i in range(100):
+        producer.produce(topic, key=f"user-{i % 9}".encode(), value=f"message {i}".encode())
+    for value in hostile:
+        producer.produce(topic, key=b"evil", value=value)
+    producer.flush(15)
+
+    page.wait_for_function(
+        "document.querySelectorAll('#tail-rows tr').length === 103", timeout=20000
+    )
+    rows = page.eval_on_selector_all(
+        "#tail-rows tr",
+        "rows => rows.map(r => [Number(r.dataset.partition), Number(r.dataset.offset),"
+        " r.cells[3].innerText, r.cells[4].innerText])",
+    )
+    keyed = [r for r in rows if "message" in r[3]]
+    assert len(keyed) == 100
+    for partition in {r[0] for r in rows}:
+        offsets = [r[1] for r in rows if r[0] == partition]
+        assert offsets == sorted(offsets)
+        assert offsets == list(range(len(offsets)))
+    # Hostile values are shown as text and never run.
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("#tail-rows script, #tail-rows img, #tail-rows svg").count() == 0
+    shown = " ".join(r[3] for r in rows)
+    assert "<script>window.pwned = 1</script>" in shown
+    assert 'onerror="window.pwned = 2"' in shown
+    assert page.text_content("#st-received").strip() == "103"
+
+
+def test_group_chart_draws_the_sampled_lag_and_updates_while_open(
+    user, daphne_server: str, kafka_broker, admin, browser_page
+) -> None:
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import NewTopic
+
+    from dashboard.lag.sampler import Sampler
+    from tests.helpers import unique
+
+    topic, group = unique("chart"), unique("g-chart")
+    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(timeout=15)
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
+    for i in range(30):
+        producer.produce(topic, key=f"k{i}".encode(), value=b"v")
+    producer.flush(10)
+    committer = Consumer({"bootstrap.servers": kafka_broker.bootstrap_servers, "group.id": group})
+    committer.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
+    committer.close()
+    sampler = Sampler(cluster="local", interval=0.5, window=4)
+
+    def sample() -> None:
+        # Playwright's loop makes this thread "async" to Django: use the database elsewhere.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(sampler.round).result()
+
+    for _ in range(3):
+        sample()
+    page = browser_page
+    log_in(page, daphne_server, user)
+    page.goto(f"{daphne_server}/clusters/local/groups/{group}/")
+    chart = page.locator("#lag-chart")
+    page.wait_for_function("() => Number(document.querySelector('#lag-chart').dataset.points) >= 3")
+    assert chart.locator("canvas").count() == 1
+    legend = chart.locator(".u-legend").inner_text()
+    assert "total" in legend and f"{topic}/0" in legend
+    # A new round shows up without reloading the page (the chart refreshes itself).
+    first = int(chart.get_attribute("data-points"))
+    sample()
+    page.evaluate("document.querySelector('#lag-chart').dataset.refresh = '500'")
+    page.wait_for_function(
+        f"() => Number(document.querySelector('#lag-chart').dataset.points) > {first}",
+        timeout=20_000,
+    )
+    # The status links to the rules page.
+    page.click("[data-testid=status] a")
+    page.wait_for_url(f"{daphne_server}/help/lag-status/")
+    assert "STALL" in page.locator("#statuses").inner_text()

@@ -1,0 +1,77 @@
+"""The tail's start parameters and filters (pure): what the websocket accepts and refuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dashboard.kafka.errors import InvalidRequest
+from dashboard.kafka.tail_request import MAX_LAST, TailFilter, tail_request, timestamp_ms
+
+
+def test_defaults_start_at_the_end_of_every_partition_unfiltered() -> None:
+    request = tail_request(topic="orders", params={})
+    assert (request.start, request.partitions, request.filter.matcher()) == ("latest", None, None)
+
+
+def test_offset_last_and_partitions_are_read() -> None:
+    request = tail_request(
+        topic="orders", params={"start": "offset", "offset": "42", "partitions": [2, 0, 2]}
+    )
+    assert (request.offset, request.partitions) == (42, (0, 2))
+    assert tail_request(topic="t", params={"start": "last", "last": 5}).last == 5
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"start": "middle"}, "start must be one of"),
+        ({"start": "offset", "offset": -1}, "offset must be at least 0"),
+        ({"start": "offset", "offset": True}, "offset must be a whole number"),
+        ({"start": "offset", "offset": "x"}, "not 'x'"),
+        ({"start": "last", "last": MAX_LAST + 1}, "at most"),
+        ({"partitions": "0,1"}, "partitions must be a list"),
+        ({"filter": "abc"}, "filter must be an object"),
+        ({"filter": {"text": "x", "on": "headers"}}, "filter.on must be one of"),
+        ({"filter": {"text": "(", "regex": True}}, "not a valid regular expression"),
+        ({"filter": {"text": "x" * 501}}, "at most 500 characters"),
+        ({"start": "timestamp", "timestamp": "yesterday"}, "neither milliseconds"),
+        ({"start": "timestamp", "timestamp": "2026-11-24T16:00:00"}, "needs a time zone"),
+    ],
+)
+def test_bad_parameters_say_what_is_wrong(params: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        tail_request(topic="orders", params=params)
+
+
+@pytest.mark.parametrize("topic", ["", "a b", "x" * 250, "bad/name"])
+def test_invalid_topic_names_are_refused(topic: str) -> None:
+    with pytest.raises(InvalidRequest):
+        tail_request(topic=topic, params={})
+
+
+def test_timestamps_in_milliseconds_or_iso_8601() -> None:
+    assert timestamp_ms(1795536000000) == 1795536000000
+    assert timestamp_ms("1795536000000") == 1795536000000
+    assert timestamp_ms("2026-11-24T16:00:00Z") == timestamp_ms("2026-11-24T17:00:00+01:00")
+
+
+@pytest.mark.parametrize(
+    ("tail_filter", "key", "value", "expected"),
+    [
+        (TailFilter("login"), b"user-1", b"login ok", True),
+        (TailFilter("login", on="key"), b"user-1", b"login ok", False),
+        (TailFilter("user", on="key"), b"user-1", None, True),
+        (TailFilter("LOGIN"), None, b"login", False),  # substring is case-sensitive
+        (TailFilter("(?i)login", regex=True), None, b"LOGIN fail", True),
+        (TailFilter(r"^user-\d$", regex=True, on="value"), b"user-1", b"x", False),
+        (TailFilter("\ufffd"), None, b"\xff", True),  # undecodable bytes are searchable
+    ],
+)
+def test_filters_match_key_value_or_either(
+    tail_filter: TailFilter, key: bytes | None, value: bytes | None, expected: bool
+) -> None:
+    match = tail_filter.matcher()
+    assert match is not None
+    assert match(key, value) is expected
