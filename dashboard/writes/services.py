@@ -14,7 +14,14 @@ from django.contrib.auth.models import User as DjangoUser
 from django.utils import timezone
 
 from dashboard.kafka.errors import KafkaViewError
-from dashboard.kafka.offsets import ResetOutcome, ResetPlan, reset_apply
+from dashboard.kafka.offsets import (
+    ResetOutcome,
+    ResetPlan,
+    ResetRequest,
+    reset_apply,
+    reset_confirm,
+    reset_plan,
+)
 from dashboard.kafka.produce import OutMessage, ProduceResult, produce_messages
 from dashboard.writes.models import AuditRecord
 
@@ -123,6 +130,24 @@ def reset_audited(*, user: User, plan: ResetPlan) -> tuple[ResetOutcome, AuditRe
         result={"results": [list(r) for r in outcome.results], "failed": outcome.failed},
     )
     return outcome, record
+
+
+def reset_apply_audited(
+    *,
+    user: User,
+    cluster: str,
+    group: str,
+    request: ResetRequest,
+    fingerprint: str | None,
+) -> tuple[ResetPlan, ResetOutcome, AuditRecord]:
+    """Plan the reset again and apply it, audited. With a fingerprint, only if the plan is
+    still the one previewed (PlanChanged carries the new plan); without, as planned now."""
+    if fingerprint is None:
+        plan = reset_plan(cluster=cluster, group=group, request=request)
+    else:
+        plan = reset_confirm(cluster=cluster, group=group, request=request, fingerprint=fingerprint)
+    outcome, record = reset_audited(user=user, plan=plan)
+    return plan, outcome, record
 
 
 def audit_rows(*, limit: int = 500) -> list[dict[str, Any]]:

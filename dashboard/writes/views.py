@@ -14,7 +14,6 @@ from dashboard.kafka.offsets import (
     STRATEGIES,
     PlanChanged,
     ResetPlan,
-    reset_confirm,
     reset_plan,
 )
 from dashboard.kafka.partitioner import UNKEYED
@@ -23,7 +22,7 @@ from dashboard.web.errors import Problem, json_problem, problem_response
 from dashboard.web.jsonutil import to_json
 from dashboard.web.permissions import PRODUCE, RESET, may, refusal
 from dashboard.writes.forms import BulkProduceForm, ProduceForm, reset_request
-from dashboard.writes.services import audit_rows, produce_audited, reset_audited
+from dashboard.writes.services import audit_rows, produce_audited, reset_apply_audited
 
 
 def _forbidden(request: HttpRequest, permission: str) -> HttpResponse:
@@ -117,14 +116,13 @@ def reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
         try:
             if action == "apply":
                 params = json.loads(request.POST.get("parameters") or "{}")
-                wanted = reset_request(params if isinstance(params, dict) else {})
-                confirmed = reset_confirm(
+                _, outcome, record = reset_apply_audited(
+                    user=request.user,
                     cluster=cluster,
                     group=group,
-                    request=wanted,
+                    request=reset_request(params if isinstance(params, dict) else {}),
                     fingerprint=request.POST.get("fingerprint", ""),
                 )
-                outcome, record = reset_audited(user=request.user, plan=confirmed)
                 context.update(outcome=outcome, record=record)
             else:
                 plan = reset_plan(cluster=cluster, group=group, request=reset_request(request.POST))
@@ -166,15 +164,15 @@ def api_reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
         )
     fingerprint = body.get("fingerprint")
     try:
-        if isinstance(fingerprint, str) and fingerprint:
-            plan = reset_confirm(
-                cluster=cluster, group=group, request=wanted, fingerprint=fingerprint
-            )
-        else:
-            plan = reset_plan(cluster=cluster, group=group, request=wanted)
+        plan, outcome, record = reset_apply_audited(
+            user=request.user,
+            cluster=cluster,
+            group=group,
+            request=wanted,
+            fingerprint=fingerprint if isinstance(fingerprint, str) and fingerprint else None,
+        )
     except PlanChanged as exc:
         return json_problem(Problem(409, "plan_changed", str(exc)), plan=_plan_json(exc.plan))
-    outcome, record = reset_audited(user=request.user, plan=plan)
     return JsonResponse(
         {
             "dry_run": False,
