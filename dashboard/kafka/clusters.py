@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -31,10 +32,24 @@ _UNAVAILABLE_CODES = {
     KafkaError.NOT_COORDINATOR,
     KafkaError.COORDINATOR_NOT_AVAILABLE,
     KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    # librdkafka's "Failed to query partition leaders: No leaders found": while a broker
+    # recovers or a leader is being elected, not a bad request.
+    KafkaError._NOENT,
+    KafkaError.NOT_LEADER_FOR_PARTITION,
 }
 
 _admins: dict[tuple[str, float, tuple[tuple[str, str], ...]], AdminClient] = {}
 _admins_lock = threading.Lock()
+
+# A cached client that failed is replaced, so one whose connections or coordinator
+# went stale during a broker hang cannot keep a recovered cluster "down" (seen: five
+# minutes of 503 while a fresh client read the broker in 3 s). Replaced clients stay
+# referenced for a while, so no handle is destroyed while one of its requests is in
+# flight; a flapping cluster replaces its client at most once per RETIRE_EVERY.
+RETIRE_EVERY_SECONDS = 10.0
+RETIRED_KEEP_SECONDS = 60.0
+_retired: list[tuple[float, AdminClient]] = []
+_retired_at: dict[str, float] = {}
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,11 @@ def request_timeout() -> float:
     return _configured().request_timeout
 
 
+def connect_timeout_ms() -> int:
+    """librdkafka's socket.connection.setup.timeout.ms for our clients (it takes >= 1000)."""
+    return max(int(request_timeout() * 1000), 1000)
+
+
 def admin_client(*, cluster: str) -> AdminClient:
     """A shared AdminClient for the cluster (created once, reused by every request)."""
     config = cluster_config(cluster=cluster)
@@ -91,13 +111,12 @@ def admin_client(*, cluster: str) -> AdminClient:
     with _admins_lock:
         client = _admins.get(key)
         if client is None:
-            timeout_ms = str(int(timeout * 1000))
             client = AdminClient(
                 {
                     **conf,
                     "client.id": "kafkaview-admin",
                     # Fail fast on a dead cluster instead of librdkafka's 30 s default.
-                    "socket.connection.setup.timeout.ms": timeout_ms,
+                    "socket.connection.setup.timeout.ms": connect_timeout_ms(),
                     "log_level": 3,
                 }
             )
@@ -110,22 +129,45 @@ def client_config(*, cluster: str, **extra: object) -> dict[str, Any]:
     return {**cluster_config(cluster=cluster).client_config(), **extra}
 
 
+def admin_retire(*, cluster: str, now: float | None = None) -> bool:
+    """Replace the cluster's cached admin client after a failure (rate-limited); True if done."""
+    now = time.monotonic() if now is None else now
+    with _admins_lock:
+        _retired[:] = [(t, c) for t, c in _retired if now - t < RETIRED_KEEP_SECONDS]
+        if now - _retired_at.get(cluster, -RETIRE_EVERY_SECONDS) < RETIRE_EVERY_SECONDS:
+            return False
+        keys = [key for key in _admins if key[0] == cluster]
+        if not keys:
+            return False
+        _retired_at[cluster] = now
+        _retired.extend((now, _admins.pop(key)) for key in keys)
+        return True
+
+
+def unavailable(*, cluster: str, detail: str) -> ClusterUnavailable:
+    """The error for a cluster that did not answer; its cached client is replaced."""
+    config = cluster_config(cluster=cluster)
+    admin_retire(cluster=cluster)
+    return ClusterUnavailable(
+        cluster=cluster, bootstrap_servers=config.bootstrap_servers, detail=detail
+    )
+
+
+def is_transient(error: KafkaError) -> bool:
+    """Whether a Kafka error means "not now" (down, electing, recovering), not "never"."""
+    # Not error.retriable(): Kafka counts an unknown topic as retriable, and that is a 404.
+    return error.code() in _UNAVAILABLE_CODES
+
+
 def translate(exc: BaseException, *, cluster: str) -> Exception:
     """Turn a confluent_kafka exception into one of our errors."""
-    config = cluster_config(cluster=cluster)
     error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
     if isinstance(error, KafkaError):
-        if error.code() in _UNAVAILABLE_CODES:
-            return ClusterUnavailable(
-                cluster=cluster, bootstrap_servers=config.bootstrap_servers, detail=error.str()
-            )
+        if is_transient(error):
+            return unavailable(cluster=cluster, detail=error.str())
         return InvalidRequest(f"Kafka refused the request: {error.str()}")
     if isinstance(exc, TimeoutError | KafkaException):
-        return ClusterUnavailable(
-            cluster=cluster,
-            bootstrap_servers=config.bootstrap_servers,
-            detail=str(exc) or "no answer in time",
-        )
+        return unavailable(cluster=cluster, detail=str(exc) or "no answer in time")
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
 
@@ -137,12 +179,7 @@ def wait(future: Future[T], *, cluster: str, timeout: float | None = None) -> T:
     except KafkaException as exc:
         raise translate(exc, cluster=cluster) from None
     except TimeoutError:
-        config = cluster_config(cluster=cluster)
-        raise ClusterUnavailable(
-            cluster=cluster,
-            bootstrap_servers=config.bootstrap_servers,
-            detail=f"no answer within {limit:.0f} s",
-        ) from None
+        raise unavailable(cluster=cluster, detail=f"no answer within {limit:.0f} s") from None
 
 
 def call(fn: Callable[[], T], *, cluster: str) -> T:
@@ -240,3 +277,5 @@ def admin_clients_forget() -> None:
     """Drop the cached admin clients (their threads end once nothing references them)."""
     with _admins_lock:
         _admins.clear()
+        _retired.clear()
+        _retired_at.clear()

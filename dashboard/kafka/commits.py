@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from dashboard.kafka.clusters import client_config, request_timeout
+from dashboard.kafka.clusters import client_config, connect_timeout_ms, request_timeout
 
 OFFSETS_TOPIC = "__consumer_offsets"
 _OFFSET_COMMIT_KEY_TYPES = (0, 1)
@@ -139,6 +139,12 @@ class CommitWatcher:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    @property
+    def died(self) -> bool:
+        """Whether the reading thread was started and has ended without stop()."""
+        thread = self._thread
+        return thread is not None and not thread.is_alive() and not self._stop.is_set()
+
     def snapshot(self) -> dict[tuple[str, str, int], CommitState]:
         """The latest commit per (group, topic, partition) seen so far."""
         with self._lock:
@@ -164,7 +170,7 @@ class CommitWatcher:
                     # End-of-partition events tell when the existing commits are all read.
                     "enable.partition.eof": True,
                     "queued.max.messages.kbytes": 8192,
-                    "socket.connection.setup.timeout.ms": int(request_timeout() * 1000),
+                    "socket.connection.setup.timeout.ms": connect_timeout_ms(),
                     "error_cb": self._error,
                     "log_level": 3,
                 },
@@ -176,7 +182,13 @@ class CommitWatcher:
                 if not self.assigned:
                     self._stop.wait(1.0)
             while not self._stop.is_set():
-                for msg in consumer.consume(num_messages=1000, timeout=0.2):
+                try:
+                    messages = consumer.consume(num_messages=1000, timeout=0.2)
+                except Exception as exc:  # a broker in trouble must not end the reader
+                    self.error = str(exc)
+                    self._stop.wait(1.0)
+                    continue
+                for msg in messages:
                     error = msg.error()
                     if error is not None:
                         if error.code() == KafkaError._PARTITION_EOF:

@@ -15,7 +15,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from dashboard.kafka.clusters import call, client_config, request_timeout
+from dashboard.kafka.clusters import call, client_config, connect_timeout_ms
 from dashboard.kafka.render import timestamp_type_name
 
 # Reading one message per partition is cheap, but a page must not wait long:
@@ -57,7 +57,7 @@ def message_times(
                 "fetch.wait.max.ms": 50,
                 # One message is needed per partition: keep every fetch small.
                 "max.partition.fetch.bytes": 65536,
-                "socket.connection.setup.timeout.ms": int(request_timeout() * 1000),
+                "socket.connection.setup.timeout.ms": connect_timeout_ms(),
                 "log_level": 3,
             },
         )

@@ -24,7 +24,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import OffsetSpec
 
-from dashboard.kafka.clusters import call, client_config, request_timeout, wait
+from dashboard.kafka.clusters import call, client_config, connect_timeout_ms, wait
 from dashboard.kafka.errors import InvalidRequest, TopicNotFound
 from dashboard.kafka.render import DEFAULT_CAP, render_dict, timestamp_type_name
 from dashboard.kafka.tail_request import TailRequest
@@ -34,6 +34,11 @@ from dashboard.kafka.topics import metadata_topics, offsets_send, watermarks_all
 # records are dropped. 5,000 records hold several frames at the tail's top speed;
 # bytes are estimated Python memory, so 50 tails stay within a few hundred MB even
 # when every reader stalls (bench/tail.py measures it).
+# A tail that received nothing for IDLE_PROBE_SECONDS asks the cluster for the topic's
+# metadata (a cheap request, PROBE_TIMEOUT_SECONDS at most): an idle topic answers, a
+# hung or dead broker does not, so the reader learns within ~10 s which of the two it is.
+IDLE_PROBE_SECONDS = 5.0
+PROBE_TIMEOUT_SECONDS = 3.0
 BUFFER_RECORDS = 10_000
 BUFFER_BYTES = 4 * 1024 * 1024
 
@@ -178,7 +183,7 @@ class TailSession:
                 # fifty tails must not hold gigabytes.
                 "queued.max.messages.kbytes": 4096,
                 "fetch.max.bytes": 4 * 1024 * 1024,
-                "socket.connection.setup.timeout.ms": int(request_timeout() * 1000),
+                "socket.connection.setup.timeout.ms": connect_timeout_ms(),
                 # Connection failures come as client errors, not as failed messages.
                 "error_cb": self._on_error,
                 "log_level": 3,
@@ -197,9 +202,18 @@ class TailSession:
         self.stats.state = "running"
         self._thread.start()
 
+    def _probe(self, consumer: Consumer) -> bool:
+        """Whether the cluster answers a metadata request for the topic right now."""
+        try:
+            consumer.list_topics(self.request.topic, timeout=PROBE_TIMEOUT_SECONDS)
+        except Exception:  # any failure means "not answering"
+            return False
+        return True
+
     def _run(self, consumer: Consumer) -> None:
         paused = False
         probe_at = 0.0
+        heard_at = time.monotonic()  # last message or answered probe
         try:
             while not self._stop.is_set():
                 if self._paused.is_set() != paused:
@@ -216,6 +230,18 @@ class TailSession:
                             self.stats.state = "unavailable"
                         continue
                     self._take(msg)
+                if messages:
+                    heard_at = time.monotonic()
+                elif (
+                    self.stats.state == "running"
+                    and time.monotonic() - heard_at >= IDLE_PROBE_SECONDS
+                ):
+                    # Nothing for a while: an idle topic, or a cluster that hangs?
+                    if self._probe(consumer):
+                        heard_at = time.monotonic()
+                    else:
+                        self.stats.error = "the cluster does not answer (no reply to a probe)"
+                        self.stats.state = "unavailable"
                 if self.stats.state == "unavailable":
                     # librdkafka reconnects and fetches on by itself; ask for metadata now
                     # and then, to learn that the broker is back even on an idle topic.
@@ -224,11 +250,9 @@ class TailSession:
                         self._recovered(paused)
                     elif now >= probe_at:
                         probe_at = now + 1.0
-                        try:
-                            consumer.list_topics(self.request.topic, timeout=1.0)
+                        if self._probe(consumer):
+                            heard_at = time.monotonic()
                             self._recovered(paused)
-                        except Exception:  # still down: try again in a second
-                            pass
         finally:
             consumer.close()
 

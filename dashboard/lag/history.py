@@ -97,9 +97,14 @@ def sampler_state(*, cluster: str) -> dict[str, object]:
     """Whether history is available and fresh, for pages and JSON."""
     last = last_round(cluster=cluster)
     ok = last_ok_round(cluster=cluster) if last is not None and not last.ok else last
+    interval = sample_interval()
+    # A round may take a few request timeouts when the cluster is down; past that, silence
+    # means the sampler stopped (or is being restarted).
+    silent = last is not None and (datetime.now(UTC) - last.at).total_seconds() > 3 * interval + 15
     return {
-        "interval": sample_interval(),
+        "interval": interval,
         "running": last is not None,
+        "stale": silent,
         "last_round_at": last.at if last else None,
         "last_round_ok": bool(last and last.ok),
         "last_error": last.error if last and not last.ok else "",

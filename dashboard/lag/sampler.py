@@ -92,6 +92,7 @@ class Sampler:
         # Partitions whose stored points may reach further back than memory does.
         self._older_in_db: set[Key] = set()
         self._states: dict[str, GroupState] = {}
+        self.errors = 0  # rounds that failed on something other than the cluster
 
     def start(self) -> None:
         """Start reading commits and load the recent windows, so a restart keeps its verdicts."""
@@ -143,25 +144,49 @@ class Sampler:
         return window
 
     def round(self) -> RoundResult:
-        """Sample the cluster once and store the result (or the outage)."""
+        """Sample the cluster once and store the result (or the outage); never raises.
+
+        A round is one of thousands: whatever it throws (a cluster that does not answer,
+        a broker answering nonsense while it recovers, a bug) is logged, counted as a
+        failed round and the sampler goes on. Only KeyboardInterrupt ends it.
+        """
         started = time.monotonic()
         at = datetime.now(UTC)
         try:
-            sample = cluster_sample(cluster=self.cluster)
+            return self._round(at=at, started=started)
         except KafkaViewError as exc:
-            SampleRound.objects.create(
-                cluster=self.cluster,
-                at=at,
-                ok=False,
-                error=str(exc),
-                duration_ms=int((time.monotonic() - started) * 1000),
-            )
             if self._was_ok is not False:
                 log.warning(
                     "cluster %s unavailable, no samples until it answers: %s", self.cluster, exc
                 )
             self._was_ok = False
-            return RoundResult(self.cluster, at, False, str(exc), 0, 0, {})
+            return self._failed(at=at, started=started, error=str(exc))
+        except Exception as exc:
+            self.errors += 1
+            log.exception("sampler round on %s failed; going on", self.cluster)
+            return self._failed(at=at, started=started, error=f"internal error: {exc!r}"[:2000])
+
+    def _failed(self, *, at: datetime, started: float, error: str) -> RoundResult:
+        """Record a round that stored no samples (a gap in the history, never a guess)."""
+        try:
+            SampleRound.objects.create(
+                cluster=self.cluster,
+                at=at,
+                ok=False,
+                error=error,
+                duration_ms=int((time.monotonic() - started) * 1000),
+            )
+        except Exception:  # the database itself failed: the log is all that is left
+            log.exception("could not record the failed round of %s", self.cluster)
+        return RoundResult(self.cluster, at, False, error, 0, 0, {})
+
+    def _round(self, *, at: datetime, started: float) -> RoundResult:
+        if self.watcher.died:
+            # Its thread ended (it should not): start a new reader rather than go on blind.
+            log.warning("commit reader of %s had stopped; starting a new one", self.cluster)
+            self.watcher = CommitWatcher(cluster=self.cluster)
+            self.watcher.start()
+        sample = cluster_sample(cluster=self.cluster)
         if self._was_ok is False:
             log.warning(
                 "cluster %s answers again; the outage is a gap in the history", self.cluster

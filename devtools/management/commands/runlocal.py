@@ -32,6 +32,8 @@ from devtools.processes import child_start, children_stop
 # Seconds Daphne and the sampler get to stop, and the broker after them.
 CHILD_GRACE = 3.0
 BROKER_GRACE = 4.0
+# The sampler is restarted when it exits, at most this often.
+SAMPLER_RESTART_SECONDS = 5.0
 
 
 def admin_ensure(stdout: Any) -> None:
@@ -52,6 +54,29 @@ def admin_ensure(stdout: Any) -> None:
 
 
 class Command(BaseCommand):
+    def _supervise(
+        self,
+        children: list[subprocess.Popen[bytes]],
+        server: subprocess.Popen[bytes],
+        sampler_command: list[str],
+        env: dict[str, str],
+    ) -> None:
+        """Wait on Daphne; restart the sampler whenever it exits (a native crash included)."""
+        started = time.monotonic()
+        while True:
+            if server.poll() is not None:
+                raise CommandError(f"Daphne exited with code {server.returncode}")
+            sampler = children[0]
+            if sampler.poll() is not None:
+                # Not too fast: a sampler that dies at start would otherwise spin.
+                time.sleep(max(0.0, SAMPLER_RESTART_SECONDS - (time.monotonic() - started)))
+                self.stdout.write(
+                    f"lag sampler exited with code {sampler.returncode}; restarting it"
+                )
+                children[0] = child_start(sampler_command, cwd=settings.BASE_DIR, env=env)
+                started = time.monotonic()
+            time.sleep(0.5)
+
     help = "Run kafkaview locally: broker (unless one is configured), demo traffic, Daphne."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -116,11 +141,8 @@ class Command(BaseCommand):
                     f"using the configured cluster(s) ({clusters.source}); no local broker"
                 )
             # One sampler per deployment: lag history, status, events and /metrics.
-            children.append(
-                child_start(
-                    [sys.executable, "manage.py", "lag_sampler"], cwd=settings.BASE_DIR, env=env
-                )
-            )
+            sampler_command = [sys.executable, "manage.py", "lag_sampler"]
+            children.append(child_start(sampler_command, cwd=settings.BASE_DIR, env=env))
             self.stdout.write(
                 f"lag sampler: every {settings.KAFKAVIEW_SAMPLE_INTERVAL:g} s into the database"
             )
@@ -131,8 +153,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"kafkaview at http://{opts['host']}:{opts['port']}/ (Ctrl-C stops everything)"
             )
-            server.wait()
-            raise CommandError(f"Daphne exited with code {server.returncode}")
+            self._supervise(children, server, sampler_command, env)
         except BrokerStartError as exc:
             raise CommandError(str(exc)) from None
         except KeyboardInterrupt:
