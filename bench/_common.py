@@ -93,6 +93,23 @@ def groups_with_commits(
     return tag, names, ids
 
 
+def session_cookie() -> str:
+    """A logged-in session for a fresh user, made directly in the database."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    user = User.objects.create_user(username=f"bench-{time.time_ns()}", password="x")
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    return f"sessionid={store.session_key}"
+
+
 def timed(fn: Callable[[], Any], runs: int) -> tuple[list[float], Any]:
     """Wall-clock seconds of each run, and the last result."""
     times, result = [], None

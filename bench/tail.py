@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import BASE_DIR, broker_and_django, table
+from _common import BASE_DIR, broker_and_django, session_cookie, table
 
 DB = Path(tempfile.mkdtemp(prefix="kafkaview-bench-tail-")) / "db.sqlite3"
 os.environ["DATABASE_URL"] = f"sqlite:///{DB}"
@@ -40,23 +40,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def session_cookie() -> str:
-    """A logged-in session for a fresh user, made directly in the database."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.auth.models import User
-    from django.contrib.sessions.backends.db import SessionStore
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    user = User.objects.create_user(username=f"bench-{time.time_ns()}", password="x")
-    store = SessionStore()
-    store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    store.create()
-    return f"sessionid={store.session_key}"
 
 
 def start_daphne(bootstrap: str, port: int) -> subprocess.Popen[bytes]:

@@ -37,8 +37,8 @@ from dashboard.kafka.topics import metadata_topics, offsets_send, watermarks_all
 # A tail that received nothing for IDLE_PROBE_SECONDS asks the cluster for the topic's
 # metadata (a cheap request, PROBE_TIMEOUT_SECONDS at most): an idle topic answers, a
 # hung or dead broker does not, so the reader learns within ~10 s which of the two it is.
-IDLE_PROBE_SECONDS = 5.0
-PROBE_TIMEOUT_SECONDS = 3.0
+IDLE_PROBE_SECONDS = 4.0
+PROBE_TIMEOUT_SECONDS = 2.0
 BUFFER_RECORDS = 10_000
 BUFFER_BYTES = 4 * 1024 * 1024
 
