@@ -21,6 +21,7 @@ class Stopped:
     returncode: int
     seconds: float
     printed: list[str]  # from "stopping..." on
+    before: str  # what it printed between start-up and Ctrl-C
 
 
 def runlocal_start(
@@ -71,5 +72,10 @@ def runlocal_interrupt(run: subprocess.Popen[str], *, timeout: float = 60) -> St
             run.wait()
     seconds = time.monotonic() - began
     lines = rest.splitlines()
-    after = lines[lines.index("stopping...") :] if "stopping..." in lines else lines
-    return Stopped(returncode=run.returncode, seconds=seconds, printed=after)
+    cut = lines.index("stopping...") if "stopping..." in lines else 0
+    return Stopped(
+        returncode=run.returncode,
+        seconds=seconds,
+        printed=lines[cut:],
+        before="\n".join(lines[:cut]),
+    )

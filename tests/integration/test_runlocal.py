@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -39,6 +41,19 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def samplers_among(pids: set[int]) -> list[int]:
+    """The lag sampler processes among some pids."""
+    found = []
+    for pid in pids:
+        try:
+            command = (Path("/proc") / str(pid) / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"lag_sampler" in command and alive(pid):
+            found.append(pid)
+    return found
+
+
 def test_ctrl_c_stops_server_sampler_demo_and_broker_quietly(tmp_path: Path) -> None:
     kafka_port, web_port = free_port(), free_port()
     run, started = runlocal_start(
@@ -55,9 +70,20 @@ def test_ctrl_c_stops_server_sampler_demo_and_broker_quietly(tmp_path: Path) -> 
         spawned = descendants(run.pid)
         # The broker's JVM, the sampler and Daphne at least (the demo runs in threads).
         assert len(spawned) >= 3
+        # A sampler that dies (as by a native crash) is started again.
+        (first,) = samplers_among(spawned)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        again: list[int] = []
+        while not again and time.monotonic() < deadline:
+            time.sleep(0.5)
+            again = [pid for pid in samplers_among(descendants(run.pid)) if pid != first]
+        assert again, "the sampler was not restarted"
+        spawned |= descendants(run.pid)
     finally:
         stopped = runlocal_interrupt(run)
     printed = "\n".join(stopped.printed)
+    assert "lag sampler exited with code -9; restarting it" in stopped.before, stopped.before
     assert stopped.returncode == 0, printed
     assert stopped.printed[0] == "stopping...", printed
     assert stopped.printed[-1].startswith("stopped in "), printed
