@@ -60,6 +60,9 @@ try:
     KAFKAVIEW_HISTORY_RETENTION_DAYS = env_float(
         ENV, "KAFKAVIEW_HISTORY_RETENTION_DAYS", 7.0, above=0
     )
+    # Memory all the tails of one web process may hold for slow readers, in MiB; past it
+    # tails stop fetching until their readers catch up (nothing is dropped).
+    KAFKAVIEW_TAIL_MEMORY_MB = env_int(ENV, "KAFKAVIEW_TAIL_MEMORY_MB", 64, minimum=1)
     # A bearer token Prometheus may use for /metrics; without it, /metrics needs a login.
     KAFKAVIEW_METRICS_TOKEN = env_str(ENV, "KAFKAVIEW_METRICS_TOKEN", "")
 except EnvError as exc:

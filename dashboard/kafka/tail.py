@@ -2,9 +2,11 @@
 
 A TailSession reads with its own Consumer that never subscribes and never commits,
 so tailing shows up in no consumer group and moves no offsets. Its poll loop runs
-in a thread and appends rendered records to a buffer bounded by count and bytes;
-when the reader (a websocket) falls behind, the oldest records are dropped and
-counted. The websocket side drains the buffer in batches.
+in a thread and appends rendered records to a buffer; the websocket side drains it
+in batches. Nothing is ever thrown away: when the buffer is full (this tail's bound,
+or the process-wide TailBudget shared by every tail), the poll thread stops taking
+messages until the reader catches up. librdkafka's own prefetch queue then fills and
+it stops fetching: Kafka keeps the data, and the reader is told how far behind it is.
 """
 
 from __future__ import annotations
@@ -30,17 +32,39 @@ from dashboard.kafka.render import DEFAULT_CAP, render_dict, timestamp_type_name
 from dashboard.kafka.tail_request import TailRequest
 from dashboard.kafka.topics import metadata_topics, offsets_send, watermarks_all
 
-# Buffer bounds per tail: what a reader that falls behind may owe before the oldest
-# records are dropped. 5,000 records hold several frames at the tail's top speed;
-# bytes are estimated Python memory, so 50 tails stay within a few hundred MB even
-# when every reader stalls (bench/tail.py measures it).
 # A tail that received nothing for IDLE_PROBE_SECONDS asks the cluster for the topic's
 # metadata (a cheap request, PROBE_TIMEOUT_SECONDS at most): an idle topic answers, a
 # hung or dead broker does not, so the reader learns within ~10 s which of the two it is.
 IDLE_PROBE_SECONDS = 4.0
 PROBE_TIMEOUT_SECONDS = 2.0
+# Buffer bounds per tail: past them the tail stops taking messages (never drops them).
+# 10,000 records hold several frames at the tail's top speed; bytes are estimated
+# Python memory. A tail may always hold GUARANTEED_BYTES, whatever other tails use.
 BUFFER_RECORDS = 10_000
 BUFFER_BYTES = 4 * 1024 * 1024
+GUARANTEED_BYTES = 256 * 1024
+# While held, the log end is asked of the broker this often (fetching has stopped, so
+# librdkafka's cached watermarks would go stale), for at most this many partitions.
+HIGH_REFRESH_SECONDS = 2.0
+HIGH_REFRESH_PARTITIONS = 64
+
+
+class TailBudget:
+    """Bytes buffered by all the tails of a process, against one limit (thread-safe)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def add(self, amount: int) -> None:
+        """Count bytes a tail took (negative: bytes it handed to its reader)."""
+        with self._lock:
+            self.used += amount
+
+    def exhausted(self) -> bool:
+        """Whether the tails of this process hold as much as they may."""
+        return self.used >= self.max_bytes
 
 
 @dataclass(frozen=True)
@@ -129,7 +153,7 @@ def record_weight(record: dict[str, Any]) -> int:
 
 @dataclass
 class TailStats:
-    """Counters of a tail session."""
+    """Counters of a tail session; `dropped` stays 0 (kept for old clients)."""
 
     consumed: int = 0
     matched: int = 0
@@ -137,10 +161,20 @@ class TailStats:
     dropped: int = 0
     state: str = "starting"
     error: str | None = None
+    held: bool = False  # full: not taking messages until the reader catches up
+
+
+@dataclass(frozen=True)
+class Behind:
+    """How far the reader is behind the log end: per partition and in all."""
+
+    messages: int
+    seconds: float | None  # age of the newest record delivered, when behind
+    partitions: tuple[tuple[int, int, int, int], ...]  # (partition, next, high, behind)
 
 
 class TailSession:
-    """One live tail: a Consumer in a thread feeding a bounded buffer."""
+    """One live tail: a Consumer in a thread feeding a buffer that never drops."""
 
     def __init__(
         self,
@@ -148,22 +182,32 @@ class TailSession:
         cluster: str,
         request: TailRequest,
         starts: Sequence[PartitionStart],
+        budget: TailBudget | None = None,
         max_records: int = BUFFER_RECORDS,
         max_bytes: int = BUFFER_BYTES,
+        limit: int | None = None,
     ) -> None:
         self.cluster = cluster
         self.request = request
         self.starts = tuple(starts)
         self.max_records = max_records
         self.max_bytes = max_bytes
+        self.budget = budget or TailBudget(max_bytes)
         self.stats = TailStats()
         self._buffer: deque[tuple[dict[str, Any], int]] = deque()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._room = threading.Event()  # set by drain(): the poll thread may take again
         self._stop = threading.Event()
         self._paused = threading.Event()
         self._thread: threading.Thread | None = None
         self._match = request.filter.matcher()
+        # Records the reader may still be sent (page mode); None: no limit.
+        self._allowance = limit
+        # Per partition: the next offset the reader has not been sent, and the log end.
+        self._next = {s.partition: s.offset for s in self.starts}
+        self._high = {s.partition: s.high for s in self.starts}
+        self._last_timestamp: int | None = None
 
     def start(self) -> None:
         """Create the consumer, assign the partitions at their start offsets, start polling."""
@@ -210,9 +254,29 @@ class TailSession:
             return False
         return True
 
+    def _full(self) -> bool:
+        """Whether this tail must stop taking messages for now (never drop them)."""
+        if len(self._buffer) >= self.max_records or self._bytes >= self.max_bytes:
+            return True
+        return self._bytes >= GUARANTEED_BYTES and self.budget.exhausted()
+
+    def _highs_refresh(self, consumer: Consumer, *, cached: bool) -> None:
+        """The log end of each partition: cached from fetches, or asked when held."""
+        for partition in list(self._high)[:HIGH_REFRESH_PARTITIONS]:
+            try:
+                _, high = consumer.get_watermark_offsets(
+                    TopicPartition(self.request.topic, partition),
+                    timeout=PROBE_TIMEOUT_SECONDS,
+                    cached=cached,
+                )
+            except Exception:  # not known yet, or the cluster does not answer now
+                continue
+            if high is not None and high >= 0:
+                self._high[partition] = high
+
     def _run(self, consumer: Consumer) -> None:
         paused = False
-        probe_at = 0.0
+        probe_at = refresh_at = 0.0
         heard_at = time.monotonic()  # last message or answered probe
         try:
             while not self._stop.is_set():
@@ -221,6 +285,19 @@ class TailSession:
                     assignment = consumer.assignment()
                     (consumer.pause if paused else consumer.resume)(assignment)
                     self.stats.state = "paused" if paused else "running"
+                with self._lock:
+                    full = self._full()
+                    self._room.clear()
+                self.stats.held = full
+                if full:
+                    # Take nothing: librdkafka's queue fills and it stops fetching.
+                    now = time.monotonic()
+                    if now >= refresh_at:
+                        refresh_at = now + HIGH_REFRESH_SECONDS
+                        self._highs_refresh(consumer, cached=False)
+                    self._room.wait(0.1)
+                    heard_at = time.monotonic()  # quiet on purpose: not a sign of trouble
+                    continue
                 messages = consumer.consume(num_messages=500, timeout=0.1)
                 for msg in messages:
                     error = msg.error()
@@ -230,12 +307,13 @@ class TailSession:
                             self.stats.state = "unavailable"
                         continue
                     self._take(msg)
+                now = time.monotonic()
+                if now >= refresh_at:
+                    refresh_at = now + 1.0
+                    self._highs_refresh(consumer, cached=True)
                 if messages:
-                    heard_at = time.monotonic()
-                elif (
-                    self.stats.state == "running"
-                    and time.monotonic() - heard_at >= IDLE_PROBE_SECONDS
-                ):
+                    heard_at = now
+                elif self.stats.state == "running" and now - heard_at >= IDLE_PROBE_SECONDS:
                     # Nothing for a while: an idle topic, or a cluster that hangs?
                     if self._probe(consumer):
                         heard_at = time.monotonic()
@@ -245,7 +323,6 @@ class TailSession:
                 if self.stats.state == "unavailable":
                     # librdkafka reconnects and fetches on by itself; ask for metadata now
                     # and then, to learn that the broker is back even on an idle topic.
-                    now = time.monotonic()
                     if messages and not any(m.error() for m in messages):
                         self._recovered(paused)
                     elif now >= probe_at:
@@ -268,6 +345,10 @@ class TailSession:
     def _take(self, msg: Any) -> None:
         self.stats.consumed += 1
         if self._match is not None and not self._match(msg.key(), msg.value()):
+            # Scanned, not shown: the reader is past it all the same.
+            with self._lock:
+                if not self._buffer:
+                    self._next[msg.partition()] = msg.offset() + 1
             return
         record = record_dict(msg)
         weight = record_weight(record)
@@ -275,11 +356,7 @@ class TailSession:
         with self._lock:
             self._buffer.append((record, weight))
             self._bytes += weight
-            # Bounded memory: a reader that falls behind loses the oldest records, counted.
-            while len(self._buffer) > self.max_records or self._bytes > self.max_bytes:
-                _, old = self._buffer.popleft()
-                self._bytes -= old
-                self.stats.dropped += 1
+        self.budget.add(weight)
 
     def drain(
         self, *, max_records: int = 5000, max_bytes: int = 1280 * 1024
@@ -288,13 +365,47 @@ class TailSession:
         out: list[dict[str, Any]] = []
         size = 0
         with self._lock:
+            if self._allowance is not None:
+                max_records = min(max_records, self._allowance)
             while self._buffer and len(out) < max_records and size < max_bytes:
                 record, weight = self._buffer.popleft()
                 self._bytes -= weight
                 size += weight
                 out.append(record)
+            for record in out:
+                self._next[record["partition"]] = record["offset"] + 1
+            if out:
+                self._last_timestamp = out[-1]["timestamp"]
+            if self._allowance is not None:
+                self._allowance -= len(out)
+            self._room.set()
+        self.budget.add(-size)
         self.stats.delivered += len(out)
         return out
+
+    def more(self, count: int) -> None:
+        """Page mode: let count more records go to the reader."""
+        with self._lock:
+            self._allowance = (self._allowance or 0) + count
+
+    @property
+    def allowance(self) -> int | None:
+        """Records the reader may still be sent in page mode (None: no limit)."""
+        return self._allowance
+
+    def behind(self) -> Behind:
+        """How far the reader is behind the log end, from the watermarks and what it got."""
+        with self._lock:
+            rows = tuple(
+                (p, self._next[p], self._high.get(p, self._next[p]), 0) for p in sorted(self._next)
+            )
+            last = self._last_timestamp
+        rows = tuple((p, n, h, max(h - n, 0)) for p, n, h, _ in rows)
+        total = sum(r[3] for r in rows)
+        seconds = None
+        if total and last is not None:
+            seconds = max(time.time() - last / 1000, 0.0)
+        return Behind(messages=total, seconds=seconds, partitions=rows)
 
     def buffered(self) -> int:
         """Records waiting for the reader."""
@@ -310,11 +421,16 @@ class TailSession:
         self._paused.clear()
 
     def stop(self, *, timeout: float = 5.0) -> None:
-        """Stop the poll thread and close the consumer."""
+        """Stop the poll thread, close the consumer and give back the buffered bytes."""
         self._stop.set()
+        self._room.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=timeout)
+        with self._lock:
+            held, self._bytes = self._bytes, 0
+            self._buffer.clear()
+        self.budget.add(-held)
         self.stats.state = "stopped"
 
     @property

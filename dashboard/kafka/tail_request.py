@@ -16,6 +16,8 @@ START_MODES = ("latest", "earliest", "offset", "timestamp", "last")
 FILTER_ON = ("any", "key", "value")
 MAX_LAST = 10_000
 MAX_FILTER = 500
+# Page mode: records sent before the reader asks for more ({"type": "more"}).
+MAX_PAGE = 100_000
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class TailRequest:
     last: int | None = None
     partitions: tuple[int, ...] | None = None
     filter: TailFilter = field(default_factory=TailFilter)
+    limit: int | None = None  # page mode: send this many, then wait for "more"
 
 
 def _int(value: Any, name: str, *, minimum: int = 0) -> int:
@@ -73,6 +76,14 @@ def _int(value: Any, name: str, *, minimum: int = 0) -> int:
         raise InvalidRequest(f"{name} must be a whole number, not {str(value)[:40]!r}.") from None
     if number < minimum:
         raise InvalidRequest(f"{name} must be at least {minimum}.")
+    return number
+
+
+def page_size(value: Any, name: str) -> int:
+    """A number of records for page mode: 1 to MAX_PAGE."""
+    number = _int(value, name, minimum=1)
+    if number > MAX_PAGE:
+        raise InvalidRequest(f"{name} may be at most {MAX_PAGE:,} records.")
     return number
 
 
@@ -130,7 +141,11 @@ def tail_request(*, topic: str, params: Mapping[str, Any]) -> TailRequest:
         tail_filter.matcher()
     except re.error as exc:
         raise InvalidRequest(f"filter is not a valid regular expression: {exc}.") from None
+    limit = None
+    if params.get("limit") not in (None, ""):
+        limit = page_size(params.get("limit"), "limit")
     return TailRequest(
+        limit=limit,
         topic=topic,
         start=start,
         offset=offset,

@@ -9,10 +9,11 @@ import logging
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from dashboard.kafka.errors import KafkaViewError
-from dashboard.kafka.tail import TailSession, tail_plan
-from dashboard.kafka.tail_request import tail_request
+from dashboard.kafka.tail import TailBudget, TailSession, tail_plan
+from dashboard.kafka.tail_request import page_size, tail_request
 from dashboard.web.errors import Problem, problem_of
 from dashboard.web.jsonutil import to_json
 
@@ -20,6 +21,17 @@ log = logging.getLogger(__name__)
 
 # Daphne's websocket (autobahn) refuses frames over 1 MiB; stay below with a margin.
 MAX_FRAME_BYTES = 1_000_000
+
+_budget: TailBudget | None = None
+
+
+def tail_budget() -> TailBudget:
+    """The memory all the tails of this process share (KAFKAVIEW_TAIL_MEMORY_MB)."""
+    global _budget  # noqa: PLW0603 - one budget per process, made on first use
+    if _budget is None:
+        _budget = TailBudget(settings.KAFKAVIEW_TAIL_MEMORY_MB * 1024 * 1024)
+    return _budget
+
 
 # Close code for an unauthenticated socket (4000-4999 are free for applications).
 CLOSE_UNAUTHENTICATED = 4401
@@ -49,12 +61,12 @@ class LoginRequiredJsonConsumer(AsyncJsonWebsocketConsumer):
 
 
 class TailConsumer(LoginRequiredJsonConsumer):
-    """Live tail of a topic: start/pause/resume/stop/ack in, started/batch/stats/error out.
+    """Live tail of a topic: start/ack/more/pause/resume/stop in, started/batch/stats/error out.
 
     Records leave in batches at most FRAME_INTERVAL apart, and at most WINDOW batches
-    may be unacknowledged: a browser that stops reading stops being sent to, and the
-    session's bounded buffer drops (and counts) the oldest records instead of
-    letting memory grow.
+    may be unacknowledged: a browser that stops reading stops being sent to, the
+    session's buffer fills and it stops fetching (Kafka keeps the data) until the
+    reader catches up. Nothing is dropped; stats say how far behind the reader is.
     """
 
     FRAME_INTERVAL = 0.05  # at most ~20 frames a second
@@ -72,7 +84,9 @@ class TailConsumer(LoginRequiredJsonConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict):
-            await self.send_error("Send JSON objects with a type: start, pause, resume, stop, ack.")
+            await self.send_error(
+                "Send JSON objects with a type: start, ack, more, pause, resume, stop."
+            )
             return
         kind = content.get("type")
         if kind == "start":
@@ -81,6 +95,14 @@ class TailConsumer(LoginRequiredJsonConsumer):
             seq = content.get("seq")
             if isinstance(seq, int) and not isinstance(seq, bool):
                 self.acked = max(self.acked, min(seq, self.seq))
+        elif kind == "more":
+            if self.session is None:
+                await self.send_error("Nothing to continue: start a tail first.")
+                return
+            try:
+                self.session.more(page_size(content.get("count", 500), "count"))
+            except KafkaViewError as exc:
+                await self.send_problem(problem_of(exc))
         elif kind in {"pause", "resume"}:
             if self.session is None:
                 await self.send_error(f"Nothing to {kind}: start a tail first.")
@@ -104,7 +126,13 @@ class TailConsumer(LoginRequiredJsonConsumer):
         try:
             request = tail_request(topic=self.topic, params=params)
             starts = await asyncio.to_thread(tail_plan, cluster=self.cluster, request=request)
-            session = TailSession(cluster=self.cluster, request=request, starts=starts)
+            session = TailSession(
+                cluster=self.cluster,
+                request=request,
+                starts=starts,
+                budget=tail_budget(),
+                limit=request.limit,
+            )
             await asyncio.to_thread(session.start)
         except KafkaViewError as exc:
             await self.send_problem(problem_of(exc))
@@ -118,6 +146,7 @@ class TailConsumer(LoginRequiredJsonConsumer):
                 "start": request.start,
                 "partitions": to_json(starts),
                 "filter": to_json(request.filter),
+                "limit": request.limit,
             }
         )
         self.sender = asyncio.create_task(self.send_loop(session))
@@ -178,6 +207,7 @@ class TailConsumer(LoginRequiredJsonConsumer):
         if session is None:
             return
         stats = session.stats
+        behind = session.behind()
         await self.send_json(
             {
                 "type": "stats",
@@ -188,6 +218,18 @@ class TailConsumer(LoginRequiredJsonConsumer):
                 "dropped": stats.dropped,
                 "buffered": session.buffered(),
                 "error": stats.error,
+                # New in the lossless tail: the server holds (stops fetching) instead of
+                # dropping, and says how far the reader is behind the log end.
+                "held": stats.held,
+                "allowance": session.allowance,
+                "behind": {
+                    "messages": behind.messages,
+                    "seconds": behind.seconds,
+                    "partitions": [
+                        {"partition": p, "next_offset": n, "high": h, "behind": b}
+                        for p, n, h, b in behind.partitions
+                    ],
+                },
             }
         )
 

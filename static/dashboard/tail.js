@@ -8,6 +8,7 @@
   const errEl = document.getElementById("tail-error");
   const $ = (id) => document.getElementById(id);
   const PREVIEW = 300; // characters shown before "expand"
+  const PAGE = 500; // browsing from a position shows this many, then offers the next page
 
   let ws = null;
   let running = false;
@@ -16,6 +17,15 @@
   let serverDropped = 0;
   let windowCount = 0;
   let rate = 0;
+  let behind = null; // from the server's stats: how far the shown rows are from the log end
+  let allowance = null; // page mode: rows the server may still send
+
+  function duration(seconds) {
+    if (seconds < 1) return Math.round(seconds * 1000) + " ms";
+    if (seconds < 60) return seconds.toFixed(1) + " s";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min " + Math.floor(seconds % 60) + " s";
+    return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
+  }
 
   function el(tag, text, cls) {
     const node = document.createElement(tag);
@@ -104,6 +114,21 @@
     $("st-shown").textContent = rowsEl.rows.length.toLocaleString();
     $("st-received").textContent = received.toLocaleString();
     $("st-dropped").textContent = serverDropped.toLocaleString();
+    const behindEl = $("st-behind");
+    if (behind && behind.messages > 0) {
+      let text = behind.messages.toLocaleString() + " messages";
+      if (behind.seconds !== null) text += " (" + duration(behind.seconds) + ")";
+      behindEl.textContent = text;
+      behindEl.title = behind.partitions
+        .map((p) => "partition " + p.partition + ": " + p.behind.toLocaleString())
+        .join("\n");
+    } else {
+      behindEl.textContent = "0";
+      behindEl.title = "";
+    }
+    // Caught up or not, a live reader may jump to the end; paged browsing may go on.
+    $("btn-latest").hidden = !(running && behind && behind.messages > 0);
+    $("btn-next").hidden = !(running && allowance === 0 && behind && behind.messages > 0);
     $("st-rate").textContent = rate.toLocaleString();
   }
 
@@ -126,6 +151,8 @@
     const chosen = boxes.filter((b) => b.checked).map((b) => parseInt(b.value, 10));
     params.partitions = chosen.length === boxes.length ? null : chosen;
     params.filter = { text: $("filter").value, regex: $("regex").checked, on: $("filter-on").value };
+    // Browsing a backlog shows a page at a time instead of flooding the window.
+    if (start !== "latest") params.limit = PAGE;
     return params;
   }
 
@@ -157,6 +184,8 @@
         send({ type: "ack", seq: msg.seq });
       } else if (msg.type === "stats") {
         serverDropped = msg.dropped;
+        behind = msg.behind || null;
+        allowance = msg.allowance === undefined ? null : msg.allowance;
         if (msg.state === "unavailable") setConn("cluster not answering", "bad");
         else if (msg.state === "paused") setConn("paused", "warn");
         else if (msg.state === "running") setConn("live", "ok");
@@ -199,6 +228,16 @@
     $("btn-pause").textContent = paused ? "Resume" : "Pause";
   });
   $("btn-stop").addEventListener("click", () => send({ type: "stop" }));
+  $("btn-latest").addEventListener("click", () => {
+    // A new start at the log end with the same partitions and filter.
+    const params = startParams();
+    params.start = "latest";
+    delete params.limit;
+    $("start").value = "latest";
+    showOptions();
+    send(params);
+  });
+  $("btn-next").addEventListener("click", () => send({ type: "more", count: PAGE }));
   $("btn-clear").addEventListener("click", () => {
     rowsEl.textContent = "";
     updateCounts();

@@ -94,6 +94,46 @@ def test_tail_page_shows_100_keyed_messages_in_order_and_hostile_values_stay_ine
     assert page.text_content("#st-received").strip() == "103"
 
 
+def test_browsing_a_backlog_pages_500_at_a_time_then_jumps_to_latest(
+    user, daphne_server: str, kafka_broker, admin, browser_page
+) -> None:
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import NewTopic
+
+    from tests.helpers import unique
+
+    topic = unique("e2e-pages")
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=15)
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
+    for i in range(1_200):
+        producer.produce(topic, value=f"old {i}".encode())
+    producer.flush(15)
+    page = browser_page
+    log_in(page, daphne_server, user)
+    page.goto(f"{daphne_server}/clusters/local/topics/{topic}/tail/?start=earliest")
+    page.wait_for_selector("#st-conn.ok")
+    page.click("#btn-start")
+    rows = "document.querySelectorAll('#tail-rows tr').length"
+    page.wait_for_function(f"{rows} === 500", timeout=20000)
+    # The rest is waiting in Kafka: the page says how much, and offers the next page.
+    page.wait_for_selector("#btn-next:not([hidden])", timeout=10000)
+    page.wait_for_function("document.getElementById('st-behind').textContent.startsWith('700')")
+    page.click("#btn-next")
+    page.wait_for_function(
+        f"{rows} === 500 && document.getElementById('st-received').textContent === '1,000'",
+        timeout=20000,
+    )
+    # Jump to the end: only what is produced from now on arrives.
+    page.click("#btn-latest")
+    page.wait_for_function("document.getElementById('start').value === 'latest'")
+    page.wait_for_function("document.getElementById('st-conn').textContent === 'live'")
+    page.click("#btn-clear")
+    producer.produce(topic, value=b"fresh")
+    producer.flush(15)
+    page.wait_for_function(f"{rows} === 1", timeout=20000)
+    assert page.locator("#tail-rows tr td").nth(1).inner_text() == "1200"
+
+
 def test_group_chart_draws_the_sampled_lag_and_updates_while_open(
     user, daphne_server: str, kafka_broker, admin, browser_page
 ) -> None:

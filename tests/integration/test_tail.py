@@ -329,32 +329,179 @@ def test_pause_and_resume(kafka_broker, make_topic) -> None:
     assert after == 3
 
 
-def test_a_reader_that_stops_acking_costs_bounded_memory(kafka_broker, make_topic) -> None:
+def test_a_reader_that_stops_acking_holds_the_tail_and_then_gets_everything(
+    kafka_broker, make_topic
+) -> None:
     topic = make_topic("slow")
     total = 40_000  # more than 4 unacked batches of 5,000 plus a 10,000-record buffer
 
-    async def scenario() -> tuple[int, dict]:
+    async def scenario() -> tuple[int, dict, dict, list[dict]]:
         tail = Tail(topic)
         await tail.open()
-        await tail.start()
+        await tail.start(start="earliest")
         await asyncio.to_thread(
             produce, kafka_broker.bootstrap_servers, topic, [(None, b"m" * 50, 0)] * total
         )
-        # Read frames but never ack: the server may send only its window of batches.
+        # Read frames but never ack: the server sends only its window, then holds.
         stats: dict = {}
-        while stats.get("consumed", 0) < total:
+        deadline = time.monotonic() + 30
+        while not stats.get("held") and time.monotonic() < deadline:
             stats = await tail.next_of("stats", timeout=20)
+        batches = sum(1 for f in tail.frames if f["type"] == "batch")
+        await asyncio.sleep(1.0)
+        held = await tail.next_of("stats")
+        # Now ack everything: every record arrives, once, in order.
+        for frame in [f for f in tail.frames if f["type"] == "batch"]:
+            await tail.comm.send_json_to({"type": "ack", "seq": frame["seq"]})
+        records = await tail.collect(total, timeout=60)
+        after = await tail.next_of("stats")
+        await tail.close()
+        return batches, held, after, records
+
+    batches, held, after, records = run(scenario)
+    assert batches <= 4
+    assert held["held"] is True and held["dropped"] == 0
+    assert held["consumed"] < total  # it stopped fetching instead of dropping
+    assert held["buffered"] <= 10_000 + 500  # a buffer, plus one poll's batch at most
+    assert held["behind"]["messages"] > 0
+    assert held["behind"]["messages"] == total - held["delivered"]
+    assert [r["offset"] for r in records] == list(range(total))
+    assert after["dropped"] == 0 and after["delivered"] == total
+
+
+def test_a_backlog_of_mixed_messages_arrives_whole_in_order(kafka_broker, make_topic) -> None:
+    topic = make_topic("backlog", partitions=3)
+    kinds = [
+        (b"json", b'{"n": %d, "card": "4111"}'),
+        (b"text", b"plain text %d"),
+        (None, b"\x00\xff binary %d"),
+        (b"null-value", None),
+    ]
+    sent = []
+    for i in range(30_000):
+        key, value = kinds[i % 4]
+        sent.append((key, value % i if value is not None and b"%d" in value else value, i % 3))
+    produce(kafka_broker.bootstrap_servers, topic, sent, headers=[("h", b"v")])
+
+    async def scenario() -> list[dict]:
+        tail = Tail(topic)
+        await tail.open()
+        await tail.start(start="earliest")
+        records = await tail.collect(30_000, timeout=120)
         await asyncio.sleep(0.5)
         stats = await tail.next_of("stats")
-        batches = sum(1 for f in tail.frames if f["type"] == "batch")
+        assert stats["dropped"] == 0 and stats["behind"]["messages"] == 0
         await tail.close()
-        return batches, stats
+        return records
 
-    batches, stats = run(scenario)
-    assert batches <= 4
-    assert stats["buffered"] <= 10_000
-    assert stats["dropped"] > 0
-    assert stats["delivered"] + stats["buffered"] + stats["dropped"] == total
+    records = run(scenario)
+    assert len(records) == 30_000
+    seen = {(r["partition"], r["offset"]) for r in records}
+    assert len(seen) == 30_000  # each once
+    for partition in range(3):
+        offsets = [r["offset"] for r in records if r["partition"] == partition]
+        assert offsets == list(range(10_000))  # in order, none skipped
+    by_position = {(r["partition"], r["offset"]): r for r in records}
+    # Contents equal what was produced (per partition, in produce order).
+    for partition in range(3):
+        mine = [m for m in sent if m[2] == partition]
+        for offset in (0, 1, 2, 3, 4_999, 9_999):
+            key, value, _ = mine[offset]
+            got = by_position[(partition, offset)]
+            assert got["key"]["kind"] == ("null" if key is None else "text")
+            if value is None:
+                assert got["value"]["kind"] == "null"
+            elif value.startswith(b"\x00"):
+                assert got["value"] == {
+                    "kind": "hex",
+                    "text": value.hex(" "),
+                    "size": len(value),
+                    "truncated": False,
+                }
+            assert got["headers"] == [
+                ["h", {"kind": "text", "text": "v", "size": 1, "truncated": False}]
+            ]
+
+
+def test_a_reader_that_acks_once_a_second_still_gets_everything(kafka_broker, make_topic) -> None:
+    topic = make_topic("lazy")
+    total = 25_000
+    produce(kafka_broker.bootstrap_servers, topic, [(None, b"x" * 30, 0)] * total)
+
+    async def scenario() -> list[dict]:
+        tail = Tail(topic)
+        await tail.open()
+        await tail.start(start="earliest")
+        deadline = time.monotonic() + 60
+        while len(tail.records) < total and time.monotonic() < deadline:
+            await asyncio.sleep(1.0)
+            # Take what came (receive_nothing does not cancel the app), then ack it all.
+            while not await tail.comm.receive_nothing(timeout=0.05, interval=0.01):
+                frame = await tail.comm.receive_json_from(timeout=5)
+                tail.frames.append(frame)
+                if frame["type"] == "batch":
+                    tail.records.extend(frame["records"])
+            batches = [f["seq"] for f in tail.frames if f["type"] == "batch"]
+            if batches:
+                await tail.comm.send_json_to({"type": "ack", "seq": max(batches)})
+        await tail.close()
+        return tail.records
+
+    records = run(scenario)
+    assert [r["offset"] for r in records] == list(range(total))
+
+
+def test_page_mode_sends_a_page_then_waits_for_more(kafka_broker, make_topic) -> None:
+    topic = make_topic("pages")
+    produce(kafka_broker.bootstrap_servers, topic, [(None, b"p", 0)] * 1_200)
+
+    async def scenario() -> tuple[int, dict, int, list[dict]]:
+        tail = Tail(topic)
+        await tail.open()
+        started = await tail.start(start="earliest", limit=500)
+        assert started["limit"] == 500
+        await tail.collect(500)
+        await asyncio.sleep(1.0)
+        stats = await tail.next_of("stats")
+        first_page = len(tail.records)
+        await tail.comm.send_json_to({"type": "more", "count": 500})
+        await tail.collect(1_000)
+        await tail.comm.send_json_to({"type": "more", "count": 500})
+        records = await tail.collect(1_200)
+        await tail.close()
+        return first_page, stats, len(records), records
+
+    first_page, stats, count, records = run(scenario)
+    assert first_page == 500
+    assert stats["allowance"] == 0 and stats["behind"]["messages"] == 700
+    assert count == 1_200
+    assert [r["offset"] for r in records] == list(range(1_200))
+
+
+def test_jump_to_latest_restarts_at_the_log_end(kafka_broker, make_topic) -> None:
+    topic = make_topic("jump")
+    produce(kafka_broker.bootstrap_servers, topic, [(None, b"old", 0)] * 300)
+
+    async def scenario() -> tuple[dict, list[dict]]:
+        tail = Tail(topic)
+        await tail.open()
+        await tail.start(start="earliest", limit=100)
+        await tail.collect(100)
+        # "jump to latest" is a new start at the end, same partitions and filter.
+        started = await tail.start(start="latest")
+        tail.records.clear()
+        await asyncio.to_thread(
+            produce, kafka_broker.bootstrap_servers, topic, [(None, b"new", 0)] * 5
+        )
+        records = await tail.collect(5)
+        await tail.close()
+        return started, records
+
+    started, records = run(scenario)
+    assert started["partitions"][0]["offset"] == 300
+    assert [(r["offset"], r["value"]["text"]) for r in records] == [
+        (300 + i, "new") for i in range(5)
+    ]
 
 
 def test_broker_outage_then_the_tail_resumes(tmp_path: Path, kafka_broker, make_topic) -> None:

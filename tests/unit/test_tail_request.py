@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from dashboard.kafka.errors import InvalidRequest
-from dashboard.kafka.tail_request import MAX_LAST, TailFilter, tail_request, timestamp_ms
+from dashboard.kafka.tail import TailBudget
+from dashboard.kafka.tail_request import MAX_LAST, TailFilter, page_size, tail_request, timestamp_ms
 
 
 def test_defaults_start_at_the_end_of_every_partition_unfiltered() -> None:
@@ -75,3 +76,23 @@ def test_filters_match_key_value_or_either(
     match = tail_filter.matcher()
     assert match is not None
     assert match(key, value) is expected
+
+
+def test_page_mode_limit_is_read_and_bounded() -> None:
+    assert tail_request(topic="t", params={"limit": "500"}).limit == 500
+    assert tail_request(topic="t", params={}).limit is None
+    with pytest.raises(InvalidRequest, match="at most 100,000"):
+        tail_request(topic="t", params={"limit": 100_001})
+    with pytest.raises(InvalidRequest, match="limit must be at least 1"):
+        tail_request(topic="t", params={"limit": 0})
+    assert page_size(7, "count") == 7
+
+
+def test_the_process_budget_counts_every_tail() -> None:
+    budget = TailBudget(1000)
+    budget.add(600)
+    assert not budget.exhausted()
+    budget.add(400)
+    assert budget.exhausted()
+    budget.add(-400)  # a reader took records
+    assert not budget.exhausted() and budget.used == 600
