@@ -75,6 +75,7 @@ class PartitionStart:
     offset: int
     low: int
     high: int
+    end: int | None = None  # a search stops before this offset; None: follow the log
 
 
 def tail_plan(*, cluster: str, request: TailRequest) -> tuple[PartitionStart, ...]:
@@ -101,6 +102,12 @@ def tail_plan(*, cluster: str, request: TailRequest) -> tuple[PartitionStart, ..
             cluster=cluster, keys=keys, spec=OffsetSpec.for_timestamp(request.timestamp_ms)
         )
         by_time = {k: wait(f, cluster=cluster).offset for k, f in futures.items()}
+    end_by_time: dict[tuple[str, int], int] = {}
+    if request.end == "timestamp" and request.end_timestamp_ms is not None:
+        futures = offsets_send(
+            cluster=cluster, keys=keys, spec=OffsetSpec.for_timestamp(request.end_timestamp_ms)
+        )
+        end_by_time = {k: wait(f, cluster=cluster).offset for k, f in futures.items()}
     starts = []
     for key in keys:
         w = marks[key]
@@ -121,7 +128,20 @@ def tail_plan(*, cluster: str, request: TailRequest) -> tuple[PartitionStart, ..
             # No message at or after the time: start at the end, as Kafka's reset tool does.
             found = by_time.get(key, -1)
             offset = found if found >= 0 else w.high
-        starts.append(PartitionStart(partition=key[1], offset=offset, low=w.low, high=w.high))
+        end = None
+        if request.end == "now":
+            end = w.high
+        elif request.end == "offset":
+            end = min(request.end_offset or 0, w.high)
+        elif request.end == "timestamp":
+            # The first message at or after the time ends the range (it is not included).
+            found = end_by_time.get(key, -1)
+            end = found if found >= 0 else w.high
+        if end is not None:
+            end = max(end, offset)
+        starts.append(
+            PartitionStart(partition=key[1], offset=offset, low=w.low, high=w.high, end=end)
+        )
     return tuple(starts)
 
 
@@ -208,6 +228,14 @@ class TailSession:
         self._next = {s.partition: s.offset for s in self.starts}
         self._high = {s.partition: s.high for s in self.starts}
         self._last_timestamp: int | None = None
+        # A search: each partition's end (exclusive) and how far it has been scanned.
+        self._end = {s.partition: s.end for s in self.starts if s.end is not None}
+        self._scanned = {s.partition: s.offset for s in self.starts}
+        self._done = {p for p, end in self._end.items() if self._scanned[p] >= end}
+        self._finished: str | None = None  # why a search ended: "end" or "max_matches"
+        self._to_pause: list[int] = []
+        if self._end and len(self._done) == len(self._end):
+            self._finished = "end"
 
     def start(self) -> None:
         """Create the consumer, assign the partitions at their start offsets, start polling."""
@@ -223,6 +251,8 @@ class TailSession:
                 # When retention deletes the position, go on from the oldest message left.
                 "auto.offset.reset": "earliest",
                 "fetch.wait.max.ms": 100,
+                # A search learns that a partition has nothing more before its end.
+                "enable.partition.eof": bool(self._end),
                 # Prefetch at most 4 MiB per tail (librdkafka's default is 64 MiB):
                 # fifty tails must not hold gigabytes.
                 "queued.max.messages.kbytes": 4096,
@@ -285,6 +315,13 @@ class TailSession:
                     assignment = consumer.assignment()
                     (consumer.pause if paused else consumer.resume)(assignment)
                     self.stats.state = "paused" if paused else "running"
+                if self._to_pause:
+                    # Searched to its end: fetch no further on these partitions.
+                    done, self._to_pause = self._to_pause, []
+                    consumer.pause([TopicPartition(self.request.topic, p) for p in done])
+                if self._finished is not None:
+                    self._room.wait(0.1)  # the search is over; wait for stop()
+                    continue
                 with self._lock:
                     full = self._full()
                     self._room.clear()
@@ -302,11 +339,14 @@ class TailSession:
                 for msg in messages:
                     error = msg.error()
                     if error is not None:
-                        if error.code() != KafkaError._PARTITION_EOF:
+                        if error.code() == KafkaError._PARTITION_EOF:
+                            self._reached(int(msg.partition() or 0), int(msg.offset() or 0))
+                        else:
                             self.stats.error = error.str()
                             self.stats.state = "unavailable"
                         continue
-                    self._take(msg)
+                    if self._finished is None:
+                        self._take(msg)
                 now = time.monotonic()
                 if now >= refresh_at:
                     refresh_at = now + 1.0
@@ -342,9 +382,28 @@ class TailSession:
         self.stats.state = "paused" if paused else "running"
         self.stats.error = None
 
+    def _reached(self, partition: int, position: int) -> None:
+        """A partition was scanned up to position (exclusive): done when past its end."""
+        end = self._end.get(partition)
+        if end is None or partition in self._done:
+            return
+        self._scanned[partition] = max(self._scanned[partition], min(position, end))
+        if position >= end:
+            self._done.add(partition)
+            self._to_pause.append(partition)
+            if len(self._done) == len(self._end):
+                self._finished = "end"
+
     def _take(self, msg: Any) -> None:
+        partition, offset = msg.partition(), msg.offset()
+        end = self._end.get(partition)
+        if end is not None:
+            if partition in self._done or offset >= end:
+                self._reached(partition, offset)  # past the end: not part of the search
+                return
+            self._reached(partition, offset + 1)
         self.stats.consumed += 1
-        if self._match is not None and not self._match(msg.key(), msg.value()):
+        if self._match is not None and not self._match(msg.key(), msg.value(), msg.headers()):
             # Scanned, not shown: the reader is past it all the same.
             with self._lock:
                 if not self._buffer:
@@ -357,6 +416,8 @@ class TailSession:
             self._buffer.append((record, weight))
             self._bytes += weight
         self.budget.add(weight)
+        if self.request.max_matches is not None and self.stats.matched >= self.request.max_matches:
+            self._finished = "max_matches"
 
     def drain(
         self, *, max_records: int = 5000, max_bytes: int = 1280 * 1024
@@ -406,6 +467,33 @@ class TailSession:
         if total and last is not None:
             seconds = max(time.time() - last / 1000, 0.0)
         return Behind(messages=total, seconds=seconds, partitions=rows)
+
+    @property
+    def search(self) -> bool:
+        """Whether this session searches a range (it ends by itself) rather than follows."""
+        return bool(self._end)
+
+    def finished(self) -> str | None:
+        """Why the search is over ("end", "max_matches"), once its matches are all sent."""
+        with self._lock:
+            return self._finished if not self._buffer else None
+
+    def progress(self) -> dict[str, Any]:
+        """A search's progress: offsets scanned of its range, per partition and in all."""
+        rows = []
+        for s in self.starts:
+            end = self._end.get(s.partition, s.offset)
+            rows.append(
+                {
+                    "partition": s.partition,
+                    "start": s.offset,
+                    "end": end,
+                    "position": min(self._scanned[s.partition], end),
+                }
+            )
+        total = sum(r["end"] - r["start"] for r in rows)
+        scanned = sum(r["position"] - r["start"] for r in rows)
+        return {"scanned": scanned, "total": total, "partitions": rows}
 
     def buffered(self) -> int:
         """Records waiting for the reader."""

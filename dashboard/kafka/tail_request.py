@@ -13,7 +13,8 @@ from dashboard.kafka.render import searchable
 from dashboard.kafka.topics import topic_name_check
 
 START_MODES = ("latest", "earliest", "offset", "timestamp", "last")
-FILTER_ON = ("any", "key", "value")
+FILTER_ON = ("any", "key", "value", "header")
+END_MODES = ("now", "offset", "timestamp")
 MAX_LAST = 10_000
 MAX_FILTER = 500
 # Page mode: records sent before the reader asks for more ({"type": "more"}).
@@ -28,8 +29,8 @@ class TailFilter:
     regex: bool = False
     on: str = "any"
 
-    def matcher(self) -> Callable[[bytes | None, bytes | None], bool] | None:
-        """A predicate over (key, value), or None when nothing is filtered."""
+    def matcher(self) -> Callable[[bytes | None, bytes | None, Any], bool] | None:
+        """A predicate over (key, value, headers), or None when nothing is filtered."""
         if not self.text:
             return None
         if self.regex:
@@ -45,7 +46,10 @@ class TailFilter:
 
         on = self.on
 
-        def match(key: bytes | None, value: bytes | None) -> bool:
+        def match(key: bytes | None, value: bytes | None, headers: Any = None) -> bool:
+            if on == "header":
+                # A header matches by its name or its value ("name: value" as shown).
+                return any(found(f"{name}: {searchable(raw)}") for name, raw in (headers or ()))
             if on in ("any", "key") and found(searchable(key)):
                 return True
             return on in ("any", "value") and found(searchable(value))
@@ -65,6 +69,12 @@ class TailRequest:
     partitions: tuple[int, ...] | None = None
     filter: TailFilter = field(default_factory=TailFilter)
     limit: int | None = None  # page mode: send this many, then wait for "more"
+    # A search: stop at an end (exclusive) instead of following the log; "now" is the
+    # log end when the search began, so producers writing on cannot make it endless.
+    end: str | None = None  # None (a live tail), "now", "offset" or "timestamp"
+    end_offset: int | None = None
+    end_timestamp_ms: int | None = None
+    max_matches: int | None = None
 
 
 def _int(value: Any, name: str, *, minimum: int = 0) -> int:
@@ -106,6 +116,22 @@ def timestamp_ms(value: Any) -> int:
     return int(parsed.timestamp() * 1000)
 
 
+def _end(raw: Any) -> tuple[str | None, int | None, int | None]:
+    """(end mode, end offset, end time) from "now", {"offset": N} or {"timestamp": t}."""
+    if raw in (None, "", "none"):
+        return None, None, None
+    if raw == "now":
+        return "now", None, None
+    if isinstance(raw, Mapping) and len(raw) == 1:
+        if "offset" in raw:
+            return "offset", _int(raw["offset"], "end offset"), None
+        if "timestamp" in raw:
+            return "timestamp", None, timestamp_ms(raw["timestamp"])
+    raise InvalidRequest(
+        'end must be "now", {"offset": N} or {"timestamp": ms or ISO 8601}, or omitted.'
+    )
+
+
 def tail_request(*, topic: str, params: Mapping[str, Any]) -> TailRequest:
     """Validate a client's start parameters; InvalidRequest with a clear message otherwise."""
     topic_name_check(topic)
@@ -144,8 +170,16 @@ def tail_request(*, topic: str, params: Mapping[str, Any]) -> TailRequest:
     limit = None
     if params.get("limit") not in (None, ""):
         limit = page_size(params.get("limit"), "limit")
+    end, end_offset, end_timestamp = _end(params.get("end"))
+    max_matches = None
+    if params.get("max_matches") not in (None, ""):
+        max_matches = page_size(params.get("max_matches"), "max_matches")
     return TailRequest(
         limit=limit,
+        end=end,
+        end_offset=end_offset,
+        end_timestamp_ms=end_timestamp,
+        max_matches=max_matches,
         topic=topic,
         start=start,
         offset=offset,

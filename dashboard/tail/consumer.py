@@ -185,6 +185,20 @@ class TailConsumer(LoginRequiredJsonConsumer):
             if now >= next_stats:
                 next_stats = now + self.STATS_INTERVAL
                 await self.send_stats()
+            reason = session.finished()
+            if reason is not None:
+                # A search ends by itself once its range is scanned and its matches sent.
+                await self.send_stats()
+                await self.send_json(
+                    {
+                        "type": "done",
+                        "reason": reason,
+                        "scanned": session.stats.consumed,
+                        "matched": session.stats.matched,
+                        "progress": session.progress(),
+                    }
+                )
+                return
 
     async def send_batch(self, records: list[dict[str, Any]]) -> None:
         """Send records as one frame, split in halves if it would pass Daphne's frame limit."""
@@ -221,6 +235,7 @@ class TailConsumer(LoginRequiredJsonConsumer):
                 # New in the lossless tail: the server holds (stops fetching) instead of
                 # dropping, and says how far the reader is behind the log end.
                 "held": stats.held,
+                "progress": session.progress() if session.search else None,
                 "allowance": session.allowance,
                 "behind": {
                     "messages": behind.messages,

@@ -153,6 +153,14 @@
     params.filter = { text: $("filter").value, regex: $("regex").checked, on: $("filter-on").value };
     // Browsing a backlog shows a page at a time instead of flooding the window.
     if (start !== "latest") params.limit = PAGE;
+    const end = $("end").value;
+    if (end === "now") params.end = "now";
+    if (end === "offset") params.end = { offset: $("end-offset").value };
+    if (end === "timestamp") {
+      const value = $("end-timestamp").value;
+      params.end = { timestamp: value ? new Date(value).getTime() : "" };
+    }
+    if (end && $("max-matches").value) params.max_matches = $("max-matches").value;
     return params;
   }
 
@@ -185,15 +193,21 @@
       } else if (msg.type === "stats") {
         serverDropped = msg.dropped;
         behind = msg.behind || null;
+        showProgress(msg.progress || null, msg.matched, null);
         allowance = msg.allowance === undefined ? null : msg.allowance;
         if (msg.state === "unavailable") setConn("cluster not answering", "bad");
         else if (msg.state === "paused") setConn("paused", "warn");
         else if (msg.state === "running") setConn("live", "ok");
         updateCounts();
       } else if (msg.type === "started") {
+        showProgress(null);
         showError("");
         setRunning(true);
         setConn("live", "ok");
+      } else if (msg.type === "done") {
+        showProgress(msg.progress, msg.matched, msg);
+        setRunning(false);
+        setConn("search done", "ok");
       } else if (msg.type === "stopped") {
         setRunning(false);
         setConn("stopped");
@@ -212,9 +226,38 @@
     for (const label of form.querySelectorAll(".opt")) {
       label.hidden = label.dataset.for !== start;
     }
+    const end = $("end").value;
+    for (const label of form.querySelectorAll(".end-opt")) {
+      label.hidden = label.dataset.for !== end;
+    }
+  }
+
+  function showProgress(progress, matched, done) {
+    const box = $("search-status");
+    if (!progress) {
+      box.hidden = true;
+      return;
+    }
+    box.hidden = false;
+    const bar = $("search-progress");
+    bar.value = progress.total ? progress.scanned / progress.total : 1;
+    bar.title = progress.partitions
+      .map((p) => "partition " + p.partition + ": " + (p.position - p.start) + " of " + (p.end - p.start))
+      .join("\n");
+    if (done) {
+      if (done.reason === "end") bar.value = 1;
+      let text = "scanned " + done.scanned.toLocaleString() + ", matched " + done.matched.toLocaleString();
+      if (done.reason === "max_matches") text += " (stopped at the match limit)";
+      $("search-text").textContent = text;
+    } else {
+      $("search-text").textContent =
+        "scanned " + progress.scanned.toLocaleString() + " of " + progress.total.toLocaleString() +
+        " offsets, matched " + matched.toLocaleString();
+    }
   }
 
   $("start").addEventListener("change", showOptions);
+  $("end").addEventListener("change", showOptions);
   showOptions();
 
   form.addEventListener("submit", (event) => {

@@ -126,12 +126,51 @@ def test_browsing_a_backlog_pages_500_at_a_time_then_jumps_to_latest(
     # Jump to the end: only what is produced from now on arrives.
     page.click("#btn-latest")
     page.wait_for_function("document.getElementById('start').value === 'latest'")
-    page.wait_for_function("document.getElementById('st-conn').textContent === 'live'")
+    # The new start has taken effect once the server reports the reader caught up.
+    page.wait_for_selector("#btn-latest[hidden]", state="attached", timeout=20000)
+    page.wait_for_function("document.getElementById('st-behind').textContent === '0'")
     page.click("#btn-clear")
     producer.produce(topic, value=b"fresh")
     producer.flush(15)
     page.wait_for_function(f"{rows} === 1", timeout=20000)
     assert page.locator("#tail-rows tr td").nth(1).inner_text() == "1200"
+
+
+def test_a_search_shows_its_progress_to_100_percent_and_its_count(
+    user, daphne_server: str, kafka_broker, admin, browser_page
+) -> None:
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import NewTopic
+
+    from tests.helpers import unique
+
+    topic = unique("e2e-search")
+    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(timeout=15)
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
+    for i in range(5_000):
+        producer.produce(topic, value=f"hay {i}".encode(), partition=i % 2)
+    producer.produce(topic, value=b"<img src=x onerror=window.pwned=1> needle", partition=0)
+    producer.produce(topic, value=b"needle two", partition=1)
+    producer.flush(15)
+    page = browser_page
+    log_in(page, daphne_server, user)
+    page.goto(f"{daphne_server}/clusters/local/topics/{topic}/tail/")
+    page.wait_for_selector("#st-conn.ok")
+    page.select_option("#start", "earliest")
+    page.select_option("#end", "now")
+    page.fill("#filter", "needle")
+    page.click("#btn-start")
+    page.wait_for_function(
+        "document.getElementById('search-text').textContent === 'scanned 5,002, matched 2'",
+        timeout=30000,
+    )
+    assert page.evaluate("document.getElementById('search-progress').value") == 1
+    assert page.text_content("#st-conn").strip() == "search done"
+    assert page.locator("#tail-rows tr").count() == 2
+    shown = " ".join(page.locator("#tail-rows tr").all_inner_texts())
+    assert "<img src=x onerror=window.pwned=1> needle" in shown
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("#tail-rows img").count() == 0
 
 
 def test_group_chart_draws_the_sampled_lag_and_updates_while_open(

@@ -539,3 +539,108 @@ def test_broker_outage_then_the_tail_resumes(tmp_path: Path, kafka_broker, make_
     assert error["error"] == "cluster_unavailable"
     assert "flaky" in error["message"]
     assert [(r["key"]["text"], r["offset"]) for r in records] == [("before", 0), ("after", 1)]
+
+
+def search(topic: str, **params: Any) -> tuple[dict, list[dict], list[dict]]:
+    """Run a search to its done frame; (done, records, stats frames)."""
+
+    async def scenario() -> tuple[dict, list[dict], list[dict]]:
+        tail = Tail(topic)
+        await tail.open()
+        started = await tail.start(**params)
+        assert started["type"] == "started", started
+        done: dict = {}
+        while not done:
+            frame = await tail.next_of("batch", "done", timeout=60)
+            if frame["type"] == "batch":
+                await tail.comm.send_json_to({"type": "ack", "seq": frame["seq"]})
+            else:
+                done = frame
+        stats = [f for f in tail.frames if f["type"] == "stats"]
+        await tail.close()
+        return done, tail.records, stats
+
+    return run(scenario)
+
+
+def test_a_search_finds_the_match_at_the_very_last_offset(kafka_broker, make_topic) -> None:
+    topic = make_topic("search", partitions=2)
+    messages = [(f"k{i}".encode(), f"ordinary {i}".encode(), i % 2) for i in range(20_000)]
+    messages.append((b"needle-key", b"the needle", 1))  # the last offset of partition 1
+    produce(kafka_broker.bootstrap_servers, topic, messages)
+    done, records, stats = search(
+        topic, start="earliest", end="now", filter={"text": "needle", "on": "value"}
+    )
+    assert done["reason"] == "end"
+    assert (done["scanned"], done["matched"]) == (20_001, 1)
+    assert [(r["partition"], r["offset"], r["value"]["text"]) for r in records] == [
+        (1, 10_000, "the needle")
+    ]
+    progress = done["progress"]
+    assert progress["scanned"] == progress["total"] == 20_001
+    assert stats and all(s["dropped"] == 0 and s["progress"] is not None for s in stats)
+    assert {p["partition"]: p["position"] for p in progress["partitions"]} == {0: 10_000, 1: 10_001}
+
+
+def test_a_search_without_a_match_ends_and_says_what_it_scanned(kafka_broker, make_topic) -> None:
+    topic = make_topic("nomatch")
+    produce(kafka_broker.bootstrap_servers, topic, [(None, b"hay", 0)] * 5_000)
+    done, records, _ = search(
+        topic, start="offset", offset=1_000, end={"offset": 4_000}, filter={"text": "needle"}
+    )
+    assert (done["reason"], done["scanned"], done["matched"], records) == ("end", 3_000, 0, [])
+
+
+def test_a_search_respects_its_end_while_producers_keep_writing(kafka_broker, make_topic) -> None:
+    topic = make_topic("moving")
+    produce(kafka_broker.bootstrap_servers, topic, [(None, b"before", 0)] * 2_000)
+    writing = threading.Event()
+
+    def keep_writing() -> None:
+        while not writing.is_set():
+            produce(kafka_broker.bootstrap_servers, topic, [(None, b"after", 0)] * 200)
+
+    writer = threading.Thread(target=keep_writing, daemon=True)
+    writer.start()
+    try:
+        done, records, _ = search(topic, start="earliest", end="now")
+    finally:
+        writing.set()
+        writer.join(timeout=30)
+    # "now" is the log end when the search began: nothing written later is in it.
+    assert done["reason"] == "end"
+    assert done["scanned"] == len(records) >= 2_000
+    assert {r["value"]["text"] for r in records[:2_000]} == {"before"}
+    assert [r["offset"] for r in records] == list(range(len(records)))
+
+
+def test_a_search_on_headers_stops_after_its_matches(kafka_broker, make_topic) -> None:
+    topic = make_topic("headers")
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
+    for i in range(300):
+        producer.produce(topic, value=b"v", headers=[("trace", b"abc" if i % 3 == 0 else b"x")])
+    producer.flush(15)
+    done, records, _ = search(
+        topic,
+        start="earliest",
+        end="now",
+        filter={"text": "trace: abc", "on": "header"},
+        max_matches=10,
+    )
+    assert (done["reason"], done["matched"], len(records)) == ("max_matches", 10, 10)
+    assert [r["offset"] for r in records] == list(range(0, 30, 3))
+
+
+def test_a_bad_end_is_a_clear_error(kafka_broker, make_topic) -> None:
+    topic = make_topic("badend")
+
+    async def scenario() -> dict:
+        tail = Tail(topic)
+        await tail.open()
+        error = await tail.start(start="earliest", end={"when": "soon"})
+        await tail.close()
+        return error
+
+    error = run(scenario)
+    assert error["type"] == "error" and error["error"] == "invalid_request"
+    assert "end must be" in error["message"]

@@ -75,7 +75,7 @@ def test_filters_match_key_value_or_either(
 ) -> None:
     match = tail_filter.matcher()
     assert match is not None
-    assert match(key, value) is expected
+    assert match(key, value, None) is expected
 
 
 def test_page_mode_limit_is_read_and_bounded() -> None:
