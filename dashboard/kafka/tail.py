@@ -253,10 +253,15 @@ class TailSession:
                 "fetch.wait.max.ms": 100,
                 # A search learns that a partition has nothing more before its end.
                 "enable.partition.eof": bool(self._end),
-                # Prefetch at most 4 MiB per tail (librdkafka's default is 64 MiB):
-                # fifty tails must not hold gigabytes.
-                "queued.max.messages.kbytes": 4096,
-                "fetch.max.bytes": 4 * 1024 * 1024,
+                # A held tail keeps librdkafka's prefetch queue full, so keep it small:
+                # librdkafka counts payload bytes, yet a small message costs ~250 bytes
+                # in its queue, so its default (100,000 messages a partition) let fifty
+                # held tails grow by gigabytes. Bound the count as well as the bytes,
+                # and the size of one fetch (bench/tail.py measures the choice).
+                "queued.min.messages": 5000,
+                "queued.max.messages.kbytes": 1024,
+                "max.partition.fetch.bytes": 512 * 1024,
+                "fetch.max.bytes": 2 * 1024 * 1024,
                 "socket.connection.setup.timeout.ms": connect_timeout_ms(),
                 # Connection failures come as client errors, not as failed messages.
                 "error_cb": self._on_error,
