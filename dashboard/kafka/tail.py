@@ -161,10 +161,20 @@ def record_dict(msg: Any, *, cap: int = DEFAULT_CAP) -> dict[str, Any]:
 
 
 def record_weight(record: dict[str, Any]) -> int:
-    """Approximate bytes a rendered record holds in memory (and, halved, as JSON)."""
-    # The dicts of a record cost ~500 bytes of Python objects before any text; as
-    # JSON, ~190 bytes of field names and numbers surround the texts.
-    return 512 + 2 * (
+    """Approximate bytes a rendered record holds in memory (what the budgets count)."""
+    # Measured with bench/tail.py (Daphne's RSS against the budget): the dicts, ints
+    # and strings of a small record cost ~1.5 KB of Python objects before any text.
+    return 1536 + 2 * _text_size(record)
+
+
+def record_json_size(record: dict[str, Any]) -> int:
+    """Approximate bytes a rendered record takes in a batch frame."""
+    # ~190 bytes of field names and numbers surround the texts.
+    return 192 + _text_size(record)
+
+
+def _text_size(record: dict[str, Any]) -> int:
+    return (
         len(record["key"]["text"])
         + len(record["value"]["text"])
         + sum(len(n) + len(v["text"]) for n, v in record["headers"])
@@ -258,17 +268,21 @@ class TailSession:
                 # in its queue, so its default (100,000 messages a partition) let fifty
                 # held tails grow by gigabytes. Bound the count as well as the bytes,
                 # and the size of one fetch (bench/tail.py measures the choice).
-                "queued.min.messages": 5000,
-                "queued.max.messages.kbytes": 1024,
-                "max.partition.fetch.bytes": 512 * 1024,
-                "fetch.max.bytes": 2 * 1024 * 1024,
+                "queued.min.messages": 1000,
+                "queued.max.messages.kbytes": 512,
+                "max.partition.fetch.bytes": 128 * 1024,
+                "fetch.max.bytes": 1024 * 1024,  # librdkafka's least (message.max.bytes)
+                # Over those limits librdkafka waits this long before it looks again
+                # (1 s by default): with a small queue that starves a fast reader.
+                "fetch.queue.backoff.ms": 20,
                 "socket.connection.setup.timeout.ms": connect_timeout_ms(),
                 # Connection failures come as client errors, not as failed messages.
                 "error_cb": self._on_error,
                 "log_level": 3,
             },
         )
-        consumer = Consumer(conf)
+        # A setting the cluster's config adds may clash with ours: an error frame, not a 1011.
+        consumer = call(lambda: Consumer(conf), cluster=self.cluster)
         call(
             lambda: consumer.assign(
                 [TopicPartition(self.request.topic, s.partition, s.offset) for s in self.starts]
@@ -425,18 +439,19 @@ class TailSession:
             self._finished = "max_matches"
 
     def drain(
-        self, *, max_records: int = 5000, max_bytes: int = 1280 * 1024
+        self, *, max_records: int = 5000, max_bytes: int = 640 * 1024
     ) -> list[dict[str, Any]]:
-        """Take up to max_records (and about max_bytes) JSON-ready records, oldest first."""
+        """Take up to max_records (and about max_bytes of JSON) records, oldest first."""
         out: list[dict[str, Any]] = []
-        size = 0
+        size = freed = 0
         with self._lock:
             if self._allowance is not None:
                 max_records = min(max_records, self._allowance)
             while self._buffer and len(out) < max_records and size < max_bytes:
                 record, weight = self._buffer.popleft()
                 self._bytes -= weight
-                size += weight
+                freed += weight
+                size += record_json_size(record)
                 out.append(record)
             for record in out:
                 self._next[record["partition"]] = record["offset"] + 1
@@ -445,7 +460,7 @@ class TailSession:
             if self._allowance is not None:
                 self._allowance -= len(out)
             self._room.set()
-        self.budget.add(-size)
+        self.budget.add(-freed)
         self.stats.delivered += len(out)
         return out
 
