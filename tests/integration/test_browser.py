@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -94,17 +95,22 @@ def test_tail_page_shows_100_keyed_messages_in_order_and_hostile_values_stay_ine
     assert page.text_content("#st-received").strip() == "103"
 
 
-def test_browsing_a_backlog_pages_500_at_a_time_then_jumps_to_latest(
-    user, daphne_server: str, kafka_broker, admin, browser_page
-) -> None:
+def topic_and_producer(admin: Any, broker: Any, prefix: str, *, partitions: int) -> tuple[str, Any]:
+    """A new topic and a producer for it."""
     from confluent_kafka import Producer
     from confluent_kafka.admin import NewTopic
 
     from tests.helpers import unique
 
-    topic = unique("e2e-pages")
-    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=15)
-    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
+    topic = unique(prefix)
+    admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(timeout=15)
+    return topic, Producer({"bootstrap.servers": broker.bootstrap_servers})
+
+
+def test_browsing_a_backlog_pages_500_at_a_time_then_jumps_to_latest(
+    user, daphne_server: str, kafka_broker, admin, browser_page
+) -> None:
+    topic, producer = topic_and_producer(admin, kafka_broker, "e2e-pages", partitions=1)
     for i in range(1_200):
         producer.produce(topic, value=f"old {i}".encode())
     producer.flush(15)
@@ -139,14 +145,7 @@ def test_browsing_a_backlog_pages_500_at_a_time_then_jumps_to_latest(
 def test_a_search_shows_its_progress_to_100_percent_and_its_count(
     user, daphne_server: str, kafka_broker, admin, browser_page
 ) -> None:
-    from confluent_kafka import Producer
-    from confluent_kafka.admin import NewTopic
-
-    from tests.helpers import unique
-
-    topic = unique("e2e-search")
-    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(timeout=15)
-    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
+    topic, producer = topic_and_producer(admin, kafka_broker, "e2e-search", partitions=2)
     for i in range(5_000):
         producer.produce(topic, value=f"hay {i}".encode(), partition=i % 2)
     producer.produce(topic, value=b"<img src=x onerror=window.pwned=1> needle", partition=0)
