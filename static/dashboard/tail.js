@@ -200,6 +200,10 @@
         else if (msg.state === "running") setConn("live", "ok");
         updateCounts();
       } else if (msg.type === "started") {
+        // A new start shows only its own records (a search's matches, a new position).
+        rowsEl.textContent = "";
+        received = 0;
+        updateCounts();
         showProgress(null);
         showError("");
         setRunning(true);
