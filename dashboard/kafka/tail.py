@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,23 @@ PROBE_TIMEOUT_SECONDS = 2.0
 BUFFER_RECORDS = 10_000
 BUFFER_BYTES = 4 * 1024 * 1024
 GUARANTEED_BYTES = 256 * 1024
+# librdkafka's prefetch. A live tail's is small: a held tail keeps it full, and a small
+# message costs ~250 bytes in librdkafka's queue, so its defaults (100,000 messages a
+# partition) let fifty held tails grow by gigabytes; count and bytes are both bounded.
+TAIL_PREFETCH: dict[str, int] = {
+    "queued.min.messages": 1000,
+    "queued.max.messages.kbytes": 512,
+    "max.partition.fetch.bytes": 128 * 1024,
+    "fetch.max.bytes": 1024 * 1024,  # librdkafka's least (message.max.bytes)
+}
+# A search sends only its matches, so its queue drains as fast as it is scanned: larger
+# fetches (a few MiB, once per search) keep it from waiting on the broker.
+SEARCH_PREFETCH: dict[str, int] = {
+    "queued.min.messages": 20_000,
+    "queued.max.messages.kbytes": 8 * 1024,
+    "max.partition.fetch.bytes": 1024 * 1024,
+    "fetch.max.bytes": 4 * 1024 * 1024,
+}
 # While held, the log end is asked of the broker this often (fetching has stopped, so
 # librdkafka's cached watermarks would go stale), for at most this many partitions.
 HIGH_REFRESH_SECONDS = 2.0
@@ -216,8 +233,12 @@ class TailSession:
         max_records: int = BUFFER_RECORDS,
         max_bytes: int = BUFFER_BYTES,
         limit: int | None = None,
+        notify: Callable[[], None] | None = None,
     ) -> None:
         self.cluster = cluster
+        # Called from the poll thread when records wait where none did, or a search ends:
+        # the reader's side sleeps until then instead of looking every few milliseconds.
+        self._notify = notify or (lambda: None)
         self.request = request
         self.starts = tuple(starts)
         self.max_records = max_records
@@ -236,6 +257,8 @@ class TailSession:
         self._allowance = limit
         # Per partition: the next offset the reader has not been sent, and the log end.
         self._next = {s.partition: s.offset for s in self.starts}
+        # Per partition: one past the last offset consumed (matched or not), by batch.
+        self._consumed_next = dict(self._next)
         self._high = {s.partition: s.high for s in self.starts}
         self._last_timestamp: int | None = None
         # A search: each partition's end (exclusive) and how far it has been scanned.
@@ -263,15 +286,7 @@ class TailSession:
                 "fetch.wait.max.ms": 100,
                 # A search learns that a partition has nothing more before its end.
                 "enable.partition.eof": bool(self._end),
-                # A held tail keeps librdkafka's prefetch queue full, so keep it small:
-                # librdkafka counts payload bytes, yet a small message costs ~250 bytes
-                # in its queue, so its default (100,000 messages a partition) let fifty
-                # held tails grow by gigabytes. Bound the count as well as the bytes,
-                # and the size of one fetch (bench/tail.py measures the choice).
-                "queued.min.messages": 1000,
-                "queued.max.messages.kbytes": 512,
-                "max.partition.fetch.bytes": 128 * 1024,
-                "fetch.max.bytes": 1024 * 1024,  # librdkafka's least (message.max.bytes)
+                **(SEARCH_PREFETCH if self._end else TAIL_PREFETCH),
                 # Over those limits librdkafka waits this long before it looks again
                 # (1 s by default): with a small queue that starves a fast reader.
                 "fetch.queue.backoff.ms": 20,
@@ -355,17 +370,8 @@ class TailSession:
                     heard_at = time.monotonic()  # quiet on purpose: not a sign of trouble
                     continue
                 messages = consumer.consume(num_messages=500, timeout=0.1)
-                for msg in messages:
-                    error = msg.error()
-                    if error is not None:
-                        if error.code() == KafkaError._PARTITION_EOF:
-                            self._reached(int(msg.partition() or 0), int(msg.offset() or 0))
-                        else:
-                            self.stats.error = error.str()
-                            self.stats.state = "unavailable"
-                        continue
-                    if self._finished is None:
-                        self._take(msg)
+                if messages:
+                    self._take(messages)
                 now = time.monotonic()
                 if now >= refresh_at:
                     refresh_at = now + 1.0
@@ -412,31 +418,69 @@ class TailSession:
             self._to_pause.append(partition)
             if len(self._done) == len(self._end):
                 self._finished = "end"
+                self._notify()
 
-    def _take(self, msg: Any) -> None:
-        partition, offset = msg.partition(), msg.offset()
-        end = self._end.get(partition)
-        if end is not None:
-            if partition in self._done or offset >= end:
-                self._reached(partition, offset)  # past the end: not part of the search
-                return
-            self._reached(partition, offset + 1)
-        self.stats.consumed += 1
-        if self._match is not None and not self._match(msg.key(), msg.value(), msg.headers()):
-            # Scanned, not shown: the reader is past it all the same.
-            with self._lock:
-                if not self._buffer:
-                    self._next[msg.partition()] = msg.offset() + 1
-            return
-        record = record_dict(msg)
-        weight = record_weight(record)
-        self.stats.matched += 1
+    def _take(self, messages: list[Any]) -> None:
+        """Count, filter and render a batch from consume(): one pass, one lock."""
+        # The hot loop of the tail and of a search: locals only, no call per message
+        # but the client's accessors and the filter (bench/tail.py measures it).
+        match, end_of, done = self._match, self._end, self._done
+        max_matches = self.request.max_matches
+        consumed_next: dict[int, int] = {}  # merged under the lock once the batch is done
+        taken: list[tuple[dict[str, Any], int]] = []
+        consumed = weights = 0
+        matched = self.stats.matched
+        for msg in messages:
+            if self._finished is not None:
+                break
+            error = msg.error()
+            partition = msg.partition()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    self._reached(int(partition or 0), int(msg.offset() or 0))
+                else:
+                    self.stats.error = error.str()
+                    self.stats.state = "unavailable"
+                continue
+            offset = msg.offset()
+            if end_of:
+                end = end_of.get(partition)
+                if end is not None:
+                    if partition in done or offset >= end:
+                        self._reached(partition, offset)  # past the end: not searched
+                        continue
+                    if offset + 1 >= end:
+                        self._reached(partition, offset + 1)
+            consumed += 1
+            consumed_next[partition] = offset + 1
+            if match is not None and not match(msg.key(), msg.value(), msg.headers()):
+                continue  # scanned, not shown: the reader is past it all the same
+            record = record_dict(msg)
+            weight = record_weight(record)
+            taken.append((record, weight))
+            weights += weight
+            matched += 1
+            if max_matches is not None and matched >= max_matches:
+                self._finished = "max_matches"
+        if end_of:
+            for partition, position in consumed_next.items():
+                if partition not in done and partition in end_of:
+                    self._scanned[partition] = max(self._scanned[partition], position)
+        self.stats.consumed += consumed
+        self.stats.matched = matched
         with self._lock:
-            self._buffer.append((record, weight))
-            self._bytes += weight
-        self.budget.add(weight)
-        if self.request.max_matches is not None and self.stats.matched >= self.request.max_matches:
-            self._finished = "max_matches"
+            self._consumed_next.update(consumed_next)
+            was_empty = not self._buffer
+            if taken:
+                self._buffer.extend(taken)
+                self._bytes += weights
+            elif was_empty:
+                # Nothing waits: every message consumed was sent or skipped by the filter.
+                self._next.update(consumed_next)
+        if weights:
+            self.budget.add(weights)
+        if (taken and was_empty) or self._finished == "max_matches":
+            self._notify()
 
     def drain(
         self, *, max_records: int = 5000, max_bytes: int = 640 * 1024
@@ -455,6 +499,8 @@ class TailSession:
                 out.append(record)
             for record in out:
                 self._next[record["partition"]] = record["offset"] + 1
+            if not self._buffer:
+                self._next.update(self._consumed_next)
             if out:
                 self._last_timestamp = out[-1]["timestamp"]
             if self._allowance is not None:
@@ -519,6 +565,13 @@ class TailSession:
         """Records waiting for the reader."""
         with self._lock:
             return len(self._buffer)
+
+    def sendable(self) -> int:
+        """Records the reader may be sent now: those waiting, within page mode's allowance."""
+        with self._lock:
+            if self._allowance is None:
+                return len(self._buffer)
+            return min(len(self._buffer), self._allowance)
 
     def pause(self) -> None:
         """Stop fetching (Kafka keeps the messages; nothing is dropped while paused)."""

@@ -44,6 +44,9 @@ class TailFilter:
             def found(s: str) -> bool:
                 return needle in s
 
+            if self.on != "header" and "\ufffd" not in needle:
+                return _bytes_matcher(needle.encode(), self.on)
+
         on = self.on
 
         def match(key: bytes | None, value: bytes | None, headers: Any = None) -> bool:
@@ -55,6 +58,23 @@ class TailFilter:
             return on in ("any", "value") and found(searchable(value))
 
         return match
+
+
+def _bytes_matcher(needle: bytes, on: str) -> Callable[[bytes | None, bytes | None, Any], bool]:
+    """A substring filter on the raw bytes: the same answer as on the decoded text, no decode.
+
+    UTF-8 is self-synchronising and the decoder replaces only the bytes it cannot read,
+    so a valid UTF-8 needle occurs in the bytes exactly when it occurs in their text
+    (a needle holding U+FFFD, the replacement character, takes the decoding path).
+    """
+    key_too, value_too = on in ("any", "key"), on in ("any", "value")
+
+    def match(key: bytes | None, value: bytes | None, headers: Any = None) -> bool:
+        if key_too and key is not None and needle in key:
+            return True
+        return value_too and value is not None and needle in value
+
+    return match
 
 
 @dataclass(frozen=True)

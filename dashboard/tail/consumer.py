@@ -8,6 +8,7 @@ import json
 import logging
 from typing import Any
 
+import orjson
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -31,6 +32,17 @@ def tail_budget() -> TailBudget:
     if _budget is None:
         _budget = TailBudget(settings.KAFKAVIEW_TAIL_MEMORY_MB * 1024 * 1024)
     return _budget
+
+
+def batch_frame(seq: int, records: list[dict[str, Any]]) -> bytes:
+    """A batch frame as UTF-8 JSON: orjson, ~5x the standard library on the tail's records."""
+    frame = {"type": "batch", "seq": seq, "records": records}
+    try:
+        return orjson.dumps(frame)
+    except orjson.JSONEncodeError:
+        # A lone surrogate (a header name decoded leniently) is not UTF-8: orjson refuses
+        # it, the standard library escapes it, as before.
+        return json.dumps(frame).encode()
 
 
 # Close code for an unauthenticated socket (4000-4999 are free for applications).
@@ -72,6 +84,8 @@ class TailConsumer(LoginRequiredJsonConsumer):
     FRAME_INTERVAL = 0.05  # at most ~20 frames a second
     STATS_INTERVAL = 1.0
     WINDOW = 4
+    BACKLOG_RECORDS = 500  # this many waiting after a frame: send the next one now
+    IDLE_WAKE = 0.25  # with nothing to send, look at errors and stats this often
 
     async def on_open(self) -> None:
         self.cluster = self.scope["url_route"]["kwargs"]["cluster"]
@@ -80,6 +94,9 @@ class TailConsumer(LoginRequiredJsonConsumer):
         self.sender: asyncio.Task[None] | None = None
         self.seq = 0
         self.acked = 0
+        # Set when records wait, a search ends or an ack opens the window: the send loop
+        # sleeps on it rather than waking every few milliseconds to look.
+        self.wake = asyncio.Event()
         await self.send_json({"type": "hello", "cluster": self.cluster, "topic": self.topic})
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
@@ -95,12 +112,14 @@ class TailConsumer(LoginRequiredJsonConsumer):
             seq = content.get("seq")
             if isinstance(seq, int) and not isinstance(seq, bool):
                 self.acked = max(self.acked, min(seq, self.seq))
+                self.wake.set()
         elif kind == "more":
             if self.session is None:
                 await self.send_error("Nothing to continue: start a tail first.")
                 return
             try:
                 self.session.more(page_size(content.get("count", 500), "count"))
+                self.wake.set()
             except KafkaViewError as exc:
                 await self.send_problem(problem_of(exc))
         elif kind in {"pause", "resume"}:
@@ -126,12 +145,18 @@ class TailConsumer(LoginRequiredJsonConsumer):
         try:
             request = tail_request(topic=self.topic, params=params)
             starts = await asyncio.to_thread(tail_plan, cluster=self.cluster, request=request)
+            loop, wake = asyncio.get_running_loop(), self.wake
+
+            def notify() -> None:  # from the session's poll thread
+                loop.call_soon_threadsafe(wake.set)
+
             session = TailSession(
                 cluster=self.cluster,
                 request=request,
                 starts=starts,
                 budget=tail_budget(),
                 limit=request.limit,
+                notify=notify,
             )
             await asyncio.to_thread(session.start)
         except KafkaViewError as exc:
@@ -167,12 +192,32 @@ class TailConsumer(LoginRequiredJsonConsumer):
         next_stats = 0.0
         loop = asyncio.get_running_loop()
         last_error: str | None = None
+        backlog = False
+        frame_at = 0.0  # a live tail sends at most one frame per FRAME_INTERVAL
         while True:
-            await asyncio.sleep(self.FRAME_INTERVAL)
+            if backlog:
+                # A full frame sent, more waiting, the window open: send on at once (a
+                # pause between full frames capped a catching-up tail at 20 frames/s).
+                await asyncio.sleep(0)
+            else:
+                delay = frame_at - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)  # gather records into fewer frames
+                idle = not session.sendable() or self.seq - self.acked >= self.WINDOW
+                if idle and session.finished() is None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.wake.wait(), self.IDLE_WAKE)
+                self.wake.clear()
+            backlog = False
             if self.seq - self.acked < self.WINDOW:
                 records = session.drain()
                 if records:
                     await self.send_batch(records)
+                    frame_at = loop.time() + self.FRAME_INTERVAL
+                    backlog = (
+                        session.sendable() >= self.BACKLOG_RECORDS
+                        and self.seq - self.acked < self.WINDOW
+                    )
             if session.stats.error != last_error:
                 last_error = session.stats.error
                 if last_error:
@@ -203,18 +248,14 @@ class TailConsumer(LoginRequiredJsonConsumer):
     async def send_batch(self, records: list[dict[str, Any]]) -> None:
         """Send records as one frame, split in halves if it would pass Daphne's frame limit."""
         self.seq += 1
-        text = json.dumps(
-            {"type": "batch", "seq": self.seq, "records": records}, ensure_ascii=False
-        )
-        if len(text) * 4 > MAX_FRAME_BYTES and len(records) > 1:  # chars may be 4 bytes
-            encoded = len(text.encode())
-            if encoded > MAX_FRAME_BYTES:
-                self.seq -= 1
-                half = len(records) // 2
-                await self.send_batch(records[:half])
-                await self.send_batch(records[half:])
-                return
-        await self.send(text_data=text)
+        encoded = batch_frame(self.seq, records)
+        if len(encoded) > MAX_FRAME_BYTES and len(records) > 1:
+            self.seq -= 1
+            half = len(records) // 2
+            await self.send_batch(records[:half])
+            await self.send_batch(records[half:])
+            return
+        await self.send(text_data=encoded.decode())
 
     async def send_stats(self) -> None:
         session = self.session

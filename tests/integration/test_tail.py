@@ -348,8 +348,13 @@ def test_a_reader_that_stops_acking_holds_the_tail_and_then_gets_everything(
         while not stats.get("held") and time.monotonic() < deadline:
             stats = await tail.next_of("stats", timeout=20)
         batches = sum(1 for f in tail.frames if f["type"] == "batch")
-        await asyncio.sleep(1.0)
+        # While held, the log end is asked of the broker every 2 s: the tail may have been
+        # held before the producer was done, so wait for a refresh that saw all of it.
         held = await tail.next_of("stats")
+        while held["behind"]["messages"] + held["delivered"] < total:
+            if time.monotonic() > deadline:
+                break
+            held = await tail.next_of("stats")
         # Now ack everything: every record arrives, once, in order.
         for frame in [f for f in tail.frames if f["type"] == "batch"]:
             await tail.comm.send_json_to({"type": "ack", "seq": frame["seq"]})

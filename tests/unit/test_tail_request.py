@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dashboard.kafka.errors import InvalidRequest
+from dashboard.kafka.render import searchable
 from dashboard.kafka.tail import TailBudget
 from dashboard.kafka.tail_request import MAX_LAST, TailFilter, page_size, tail_request, timestamp_ms
 
@@ -76,6 +79,24 @@ def test_filters_match_key_value_or_either(
     match = tail_filter.matcher()
     assert match is not None
     assert match(key, value, None) is expected
+
+
+# Bytes that mix ASCII, multi-byte characters and their fragments: the cases where a
+# match on raw bytes could differ from a match on the decoded text.
+_pieces = st.sampled_from(
+    [b"a", b"b", b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x98\x80", b"\xc3", b"\xe2\x82", b"\xf0",
+     b"\x80", b"\xa9", b"\xff", b"\xed\xa0\x80"]
+)  # fmt: skip
+_bytes = st.lists(_pieces, max_size=12).map(b"".join)
+
+
+@given(data=_bytes, needle=st.text(alphabet="ab\u00e9\u20ac\U0001f600", min_size=1, max_size=3))
+def test_a_substring_filter_on_raw_bytes_matches_as_on_the_decoded_text(
+    data: bytes, needle: str
+) -> None:
+    match = TailFilter(needle, on="value").matcher()
+    assert match is not None
+    assert match(None, data, None) is (needle in searchable(data))
 
 
 def test_page_mode_limit_is_read_and_bounded() -> None:
