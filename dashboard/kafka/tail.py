@@ -252,7 +252,7 @@ class TailSession:
         self._stop = threading.Event()
         self._paused = threading.Event()
         self._thread: threading.Thread | None = None
-        self._match = request.filter.matcher()
+        self._match = request.filter.message_matcher()
         # Records the reader may still be sent (page mode); None: no limit.
         self._allowance = limit
         # Per partition: the next offset the reader has not been sent, and the log end.
@@ -424,36 +424,42 @@ class TailSession:
         """Count, filter and render a batch from consume(): one pass, one lock."""
         # The hot loop of the tail and of a search: locals only, no call per message
         # but the client's accessors and the filter (bench/tail.py measures it).
-        match, end_of, done = self._match, self._end, self._done
+        match, end_of = self._match, self._end
+        # A search's partitions: the last offset in range before which a message needs no
+        # end check (one comparison in the common case); -1 once done: all are past it.
+        last_of = {p: -1 if p in self._done else end - 1 for p, end in end_of.items()}
+        unbounded = 1 << 62
         max_matches = self.request.max_matches
         consumed_next: dict[int, int] = {}  # merged under the lock once the batch is done
         taken: list[tuple[dict[str, Any], int]] = []
         consumed = weights = 0
         matched = self.stats.matched
+        if self._finished is not None:
+            return
         for msg in messages:
-            if self._finished is not None:
-                break
             error = msg.error()
             partition = msg.partition()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
                     self._reached(int(partition or 0), int(msg.offset() or 0))
+                    if self._finished is not None:
+                        break
                 else:
                     self.stats.error = error.str()
                     self.stats.state = "unavailable"
                 continue
             offset = msg.offset()
-            if end_of:
-                end = end_of.get(partition)
-                if end is not None:
-                    if partition in done or offset >= end:
-                        self._reached(partition, offset)  # past the end: not searched
-                        continue
-                    if offset + 1 >= end:
-                        self._reached(partition, offset + 1)
+            if offset >= last_of.get(partition, unbounded):
+                if offset > last_of[partition]:  # past the end: not part of the search
+                    self._reached(partition, offset)
+                    if self._finished is not None:
+                        break
+                    continue
+                self._reached(partition, offset + 1)  # the last offset in range
+                last_of[partition] = -1
             consumed += 1
             consumed_next[partition] = offset + 1
-            if match is not None and not match(msg.key(), msg.value(), msg.headers()):
+            if match is not None and not match(msg):
                 continue  # scanned, not shown: the reader is past it all the same
             record = record_dict(msg)
             weight = record_weight(record)
@@ -462,9 +468,11 @@ class TailSession:
             matched += 1
             if max_matches is not None and matched >= max_matches:
                 self._finished = "max_matches"
+            if self._finished is not None:
+                break
         if end_of:
             for partition, position in consumed_next.items():
-                if partition not in done and partition in end_of:
+                if partition not in self._done and partition in end_of:
                     self._scanned[partition] = max(self._scanned[partition], position)
         self.stats.consumed += consumed
         self.stats.matched = matched

@@ -59,6 +59,32 @@ class TailFilter:
 
         return match
 
+    def message_matcher(self) -> Callable[[Any], bool] | None:
+        """matcher() over a consumed message: asks it only for the parts the filter reads."""
+        match = self.matcher()
+        if match is None:
+            return None
+        # Each accessor of a confluent-kafka message copies bytes: a search calls it
+        # half a million times, so skip the ones the filter would not look at, and
+        # inline the raw-bytes substring test (one call a message, not two).
+        if not self.regex and self.on != "header" and "\ufffd" not in self.text:
+            needle = self.text.encode()  # see _bytes_matcher for why bytes suffice
+            if self.on == "value":
+                return lambda msg: (v := msg.value()) is not None and needle in v
+            if self.on == "key":
+                return lambda msg: (k := msg.key()) is not None and needle in k
+            return lambda msg: (
+                ((k := msg.key()) is not None and needle in k)
+                or ((v := msg.value()) is not None and needle in v)
+            )
+        if self.on == "header":
+            return lambda msg: match(None, None, msg.headers())
+        if self.on == "value":
+            return lambda msg: match(None, msg.value(), None)
+        if self.on == "key":
+            return lambda msg: match(msg.key(), None, None)
+        return lambda msg: match(msg.key(), msg.value(), None)
+
 
 def _bytes_matcher(needle: bytes, on: str) -> Callable[[bytes | None, bytes | None, Any], bool]:
     """A substring filter on the raw bytes: the same answer as on the decoded text, no decode.

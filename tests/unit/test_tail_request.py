@@ -79,6 +79,26 @@ def test_filters_match_key_value_or_either(
     match = tail_filter.matcher()
     assert match is not None
     assert match(key, value, None) is expected
+    # The tail's own form, over a consumed message, answers the same.
+    on_message = tail_filter.message_matcher()
+    assert on_message is not None
+    assert on_message(_Message(key, value)) is expected
+
+
+class _Message:
+    """The accessors of a consumed confluent-kafka message that a filter reads."""
+
+    def __init__(self, key: bytes | None, value: bytes | None) -> None:
+        self._key, self._value = key, value
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def value(self) -> bytes | None:
+        return self._value
+
+    def headers(self) -> list[tuple[str, bytes]] | None:
+        return None
 
 
 # Bytes that mix ASCII, multi-byte characters and their fragments: the cases where a
