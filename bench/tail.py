@@ -240,8 +240,10 @@ def main() -> None:
 
             # 2. A search with no match over many 100-byte records, and a bare consumer.
             produce(bootstrap, searched, args.search, size=100)
-            # Three runs of each, alternating, medians compared: one run of a quarter of a
-            # second swings with the client's connection set-up.
+            # Three runs of each, alternating: a bare consumer's run swings between ~0.4 and
+            # ~2.3 M msg/s (its 1 s fetch.queue.backoff.ms once its queue is over
+            # queued.min.messages), so the strict ratio is the slowest search against the
+            # fastest bare run.
             bare_rates, search_rates = [], []
             for _ in range(3):
                 bare_rates.append(bare_consumer(bootstrap, searched, args.search))
@@ -272,7 +274,12 @@ def main() -> None:
                     f"{search_rate:,.0f} msg/s",
                     ", ".join(f"{r:,.0f}" for r in search_rates),
                 ],
-                ["  search / bare consumer", f"{search_rate / bare_rate:.2f}x", "target >= 0.5x"],
+                ["  search / bare consumer (medians)", f"{search_rate / bare_rate:.2f}x", ""],
+                [
+                    "  slowest search / fastest bare consumer",
+                    f"{min(search_rates) / max(bare_rates):.2f}x",
+                    "target >= 0.5x",
+                ],
             ]
             print("# search done", flush=True)
 

@@ -1,8 +1,23 @@
 """ASGI entry point: HTTP through Django, websockets through Channels (run by Daphne)."""
 
+import contextlib
+import ctypes
 import os
 
 from django.core.asgi import get_asgi_application
+
+
+def malloc_arenas_limit(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas for the threads started from now on (no-op elsewhere)."""
+    # Every tail has a librdkafka consumer with a few threads; glibc gives threads up to
+    # 8 arenas per core, each keeping its freed memory. With 50 tails, capping them cut
+    # Daphne's growth by ~15 MB (bench/tail.py) for no measurable loss of speed.
+    M_ARENA_MAX = -8
+    with contextlib.suppress(AttributeError, OSError):  # not glibc: nothing to cap
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas)
+
+
+malloc_arenas_limit()
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kafkaview.settings")
 # Django must be set up before anything imports models (the auth middleware does).

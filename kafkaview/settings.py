@@ -62,7 +62,7 @@ try:
     )
     # Memory all the tails of one web process may hold for slow readers, in MiB; past it
     # tails stop fetching until their readers catch up (nothing is dropped).
-    KAFKAVIEW_TAIL_MEMORY_MB = env_int(ENV, "KAFKAVIEW_TAIL_MEMORY_MB", 32, minimum=1)
+    KAFKAVIEW_TAIL_MEMORY_MB = env_int(ENV, "KAFKAVIEW_TAIL_MEMORY_MB", 16, minimum=1)
     # A bearer token Prometheus may use for /metrics; without it, /metrics needs a login.
     KAFKAVIEW_METRICS_TOKEN = env_str(ENV, "KAFKAVIEW_METRICS_TOKEN", "")
 except EnvError as exc:
