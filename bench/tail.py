@@ -174,7 +174,7 @@ def main() -> None:
     parser.add_argument("--tails", type=int, default=50)
     parser.add_argument("--memory-seconds", type=int, default=30)
     parser.add_argument(
-        "--memory-rate", type=int, default=500, help="msg/s on the topic the 50 tails read"
+        "--memory-rate", type=int, default=4000, help="msg/s on the topic the 50 tails read"
     )
     parser.add_argument("--bootstrap", default=None)
     parser.add_argument("--memory-only", action="store_true", help="skip throughput and latency")
