@@ -51,9 +51,9 @@ GUARANTEED_BYTES = 64 * 1024
 # message costs ~250 bytes in librdkafka's queue, so its defaults (100,000 messages a
 # partition) let fifty held tails grow by gigabytes; count and bytes are both bounded.
 TAIL_PREFETCH: dict[str, int] = {
-    "queued.min.messages": 200,
-    "queued.max.messages.kbytes": 256,
-    "max.partition.fetch.bytes": 32 * 1024,
+    "queued.min.messages": 100,
+    "queued.max.messages.kbytes": 128,
+    "max.partition.fetch.bytes": 16 * 1024,
     "fetch.max.bytes": 1024 * 1024,  # librdkafka's least (message.max.bytes)
 }
 # A search sends only its matches, so its queue drains as fast as it is scanned: larger
@@ -66,7 +66,7 @@ SEARCH_PREFETCH: dict[str, int] = {
 }
 # Held this long, a tail gives its prefetched messages back (pause, then seek to the
 # next offset not taken): holding briefly is common and refetching costs a round trip.
-PURGE_AFTER_SECONDS = 1.0
+PURGE_AFTER_SECONDS = 0.5
 # While held, the log end is asked of the broker this often (fetching has stopped, so
 # librdkafka's cached watermarks would go stale), for at most this many partitions.
 HIGH_REFRESH_SECONDS = 2.0
@@ -377,6 +377,9 @@ class TailSession:
         paused = purged = False
         fetching = True  # what librdkafka was last told
         held_since: float | None = None
+        # Messages taken from librdkafka at a time: a batch is alive (payloads and all)
+        # while it is rendered, in every tail's thread at once; a search renders little.
+        batch = 500 if self._end else 100
         probe_at = refresh_at = 0.0
         heard_at = time.monotonic()  # last message or answered probe
         try:
@@ -418,7 +421,7 @@ class TailSession:
                 if purged:
                     purged = False
                     continue  # resume fetching (unless paused) at the top of the loop
-                messages = consumer.consume(num_messages=500, timeout=0.1)
+                messages = consumer.consume(num_messages=batch, timeout=0.1)
                 if messages:
                     self._take(messages)
                 got = bool(messages)

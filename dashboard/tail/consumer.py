@@ -72,6 +72,8 @@ class TailConsumer(LoginRequiredJsonConsumer):
     STATS_INTERVAL = 1.0
     WINDOW = 4
     BACKLOG_RECORDS = 500  # this many waiting after a frame: send the next one now
+    FRAME_BYTES = 640 * 1024  # of records' JSON in one frame (Daphne's limit is 1 MiB)
+    TIGHT_FRAME_BYTES = 64 * 1024
     IDLE_WAKE = 0.25  # with nothing to send, look at errors and stats this often
 
     async def on_open(self) -> None:
@@ -235,7 +237,10 @@ class TailConsumer(LoginRequiredJsonConsumer):
         """Send what the session holds as a batch; whether there was anything."""
         # A function of its own so the drained records die with it: kept in a local of
         # the send loop, fifty tails held ~100,000 sent records while they waited.
-        records = session.drain()
+        # With the budget spent, a socket still gets its one frame in flight, but a small
+        # one: fifty full frames past the budget were 30 MB (bench/tail.py).
+        tight = tail_budget().exhausted()
+        records = session.drain(max_bytes=self.TIGHT_FRAME_BYTES if tight else self.FRAME_BYTES)
         if records:
             await self.send_batch(records)
         return bool(records)
