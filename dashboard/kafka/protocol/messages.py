@@ -1,0 +1,381 @@
+"""Kafka protocol messages encoded and decoded from Kafka's own JSON message specs.
+
+librdkafka has no admin calls for share and streams groups and hides every group
+whose protocol type is not `consumer`, so a few requests are sent by us. Their
+layouts are not typed by hand: `specs/` holds the JSON definitions shipped in
+kafka-clients 4.3.1 (`common/message/*.json`, Apache License 2.0, unchanged), and
+this module reads them the way Kafka's own generator does: versions, flexible
+versions (compact strings and arrays, tagged fields), nullable fields and
+common structs. See https://kafka.apache.org/protocol and KIP-482 (tagged fields).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import uuid
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+SPECS = Path(__file__).with_name("specs")
+
+_FIXED = {
+    "bool": struct.Struct(">?"),
+    "int8": struct.Struct(">b"),
+    "int16": struct.Struct(">h"),
+    "uint16": struct.Struct(">H"),
+    "int32": struct.Struct(">i"),
+    "uint32": struct.Struct(">I"),
+    "int64": struct.Struct(">q"),
+    "float64": struct.Struct(">d"),
+}
+
+
+class ProtocolError(Exception):
+    """A message that does not fit its spec (ours to encode or the broker's to decode)."""
+
+
+@dataclass(frozen=True)
+class Versions:
+    """A version range of a spec: "0+", "1-3", "2" or "none"."""
+
+    low: int
+    high: int | None  # None: no upper bound
+
+    @classmethod
+    def parse(cls, text: str | None) -> Versions:
+        if text is None or text == "none":
+            return cls(1, 0)  # empty
+        if text.endswith("+"):
+            return cls(int(text[:-1]), None)
+        if "-" in text:
+            low, high = text.split("-", 1)
+            return cls(int(low), int(high))
+        return cls(int(text), int(text))
+
+    def __contains__(self, version: object) -> bool:
+        if not isinstance(version, int):
+            return False
+        return version >= self.low and (self.high is None or version <= self.high)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a message or struct spec."""
+
+    name: str
+    type: str
+    versions: Versions
+    nullable: Versions
+    tagged: Versions
+    tag: int | None
+    flexible: Versions | None  # a field-level override (the header's ClientId)
+    default: Any
+    fields: tuple[Field, ...]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A request, response or header message spec."""
+
+    name: str
+    api_key: int | None
+    valid: Versions
+    flexible: Versions
+    fields: tuple[Field, ...]
+    structs: dict[str, tuple[Field, ...]]
+
+
+def _strip_comments(text: str) -> str:
+    """JSON with Kafka's // comments (Jackson ALLOW_COMMENTS) -> plain JSON."""
+    out: list[str] = []
+    in_string = escaped = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if in_string:
+            out.append(ch)
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+            out.append(ch)
+        elif text.startswith("//", i):
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+            continue
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _field(raw: dict[str, Any], structs: dict[str, tuple[Field, ...]]) -> Field:
+    children = tuple(_field(f, structs) for f in raw.get("fields", ()))
+    kind = raw["type"]
+    base = kind[2:] if kind.startswith("[]") else kind
+    if children and base not in _FIXED and base not in {"string", "bytes", "uuid", "records"}:
+        structs[base] = children
+    return Field(
+        name=raw["name"],
+        type=kind,
+        versions=Versions.parse(raw.get("versions")),
+        nullable=Versions.parse(raw.get("nullableVersions")),
+        tagged=Versions.parse(raw.get("taggedVersions")),
+        tag=raw.get("tag"),
+        flexible=Versions.parse(raw["flexibleVersions"]) if "flexibleVersions" in raw else None,
+        default=raw.get("default"),
+        fields=children,
+    )
+
+
+@cache
+def spec(name: str) -> Spec:
+    """The spec of a message by its file name, e.g. "ListGroupsRequest"."""
+    path = SPECS / f"{name}.json"
+    raw = json.loads(_strip_comments(path.read_text(encoding="utf-8")))
+    structs: dict[str, tuple[Field, ...]] = {}
+    for common in raw.get("commonStructs", ()):
+        structs[common["name"]] = tuple(_field(f, structs) for f in common["fields"])
+    fields = tuple(_field(f, structs) for f in raw["fields"])
+    return Spec(
+        name=raw["name"],
+        api_key=raw.get("apiKey"),
+        valid=Versions.parse(raw["validVersions"]),
+        flexible=Versions.parse(raw["flexibleVersions"]),
+        fields=fields,
+        structs=structs,
+    )
+
+
+def _default(field: Field) -> Any:
+    if field.type.startswith("[]"):
+        return None if field.default == "null" else []
+    value = field.default
+    if value == "null":
+        return None
+    if field.type in {"int8", "int16", "uint16", "int32", "uint32", "int64"}:
+        return int(value, 0) if isinstance(value, str) else int(value or 0)
+    if field.type == "float64":
+        return float(value or 0)
+    if field.type == "bool":
+        return value in {True, "true"}
+    if field.type == "string":
+        return value or ""
+    if field.type == "uuid":
+        return uuid.UUID(int=0)
+    if field.type in {"bytes", "records"}:
+        return b""
+    return None  # a struct with no value
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+class _Writer:
+    def __init__(self, spec: Spec, version: int) -> None:
+        self.spec = spec
+        self.version = version
+        self.out = bytearray()
+
+    def flexible(self, field: Field | None = None) -> bool:
+        if field is not None and field.flexible is not None:
+            return self.version in field.flexible
+        return self.version in self.spec.flexible
+
+    def length(self, n: int | None, *, field: Field, wide: bool) -> None:
+        if self.flexible(field):
+            self.out += _varint(0 if n is None else n + 1)
+        elif wide:
+            self.out += _FIXED["int32"].pack(-1 if n is None else n)
+        else:
+            self.out += _FIXED["int16"].pack(-1 if n is None else n)
+
+    def value(self, field: Field, kind: str, value: Any, *, element: bool = False) -> None:
+        if kind.startswith("[]"):
+            if value is None:
+                self.null_check(field)
+                self.length(None, field=field, wide=True)
+                return
+            self.length(len(value), field=field, wide=True)
+            for item in value:
+                self.value(field, kind[2:], item, element=True)
+        elif kind in _FIXED:
+            self.out += _FIXED[kind].pack(value)
+        elif kind == "string":
+            if value is None:
+                self.null_check(field)
+                self.length(None, field=field, wide=False)
+                return
+            data = value.encode("utf-8")
+            self.length(len(data), field=field, wide=False)
+            self.out += data
+        elif kind in {"bytes", "records"}:
+            if value is None:
+                self.null_check(field)
+                self.length(None, field=field, wide=True)
+                return
+            self.length(len(value), field=field, wide=True)
+            self.out += value
+        elif kind == "uuid":
+            self.out += (value or uuid.UUID(int=0)).bytes
+        else:
+            children = self.spec.structs.get(kind, field.fields)
+            if not element and self.version in field.nullable:
+                self.out += _FIXED["int8"].pack(-1 if value is None else 1)
+                if value is None:
+                    return
+            elif value is None:
+                raise ProtocolError(f"{self.spec.name}: {field.name} may not be null")
+            self.struct(children, value)
+
+    def null_check(self, field: Field) -> None:
+        if self.version not in field.nullable:
+            raise ProtocolError(f"{self.spec.name} v{self.version}: {field.name} may not be null")
+
+    def struct(self, fields: tuple[Field, ...], values: dict[str, Any]) -> None:
+        tagged: list[tuple[int, bytes]] = []
+        for field in fields:
+            if self.version not in field.versions:
+                continue
+            value = values.get(field.name, _default(field))
+            if field.tag is not None and self.version in field.tagged:
+                if value == _default(field):
+                    continue  # a tagged field at its default is left out
+                inner = _Writer(self.spec, self.version)
+                inner.value(field, field.type, value)
+                tagged.append((field.tag, bytes(inner.out)))
+                continue
+            self.value(field, field.type, value)
+        if self.flexible():
+            self.out += _varint(len(tagged))
+            for tag, data in sorted(tagged):
+                self.out += _varint(tag) + _varint(len(data)) + data
+
+
+class _Reader:
+    def __init__(self, spec: Spec, version: int, data: bytes, pos: int = 0) -> None:
+        self.spec = spec
+        self.version = version
+        self.data = memoryview(data)
+        self.pos = pos
+
+    def take(self, n: int) -> memoryview:
+        if n < 0 or self.pos + n > len(self.data):
+            raise ProtocolError(f"{self.spec.name} v{self.version}: message ends too soon")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def varint(self) -> int:
+        shift = value = 0
+        while True:
+            byte = self.take(1)[0]
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value
+            shift += 7
+            if shift > 63:
+                raise ProtocolError(f"{self.spec.name}: varint too long")
+
+    def flexible(self, field: Field | None = None) -> bool:
+        if field is not None and field.flexible is not None:
+            return self.version in field.flexible
+        return self.version in self.spec.flexible
+
+    def length(self, *, field: Field, wide: bool) -> int | None:
+        if self.flexible(field):
+            n = self.varint() - 1
+        elif wide:
+            n = _FIXED["int32"].unpack(self.take(4))[0]
+        else:
+            n = _FIXED["int16"].unpack(self.take(2))[0]
+        return None if n < 0 else n
+
+    def value(self, field: Field, kind: str, *, element: bool = False) -> Any:
+        if kind.startswith("[]"):
+            n = self.length(field=field, wide=True)
+            if n is None:
+                return None
+            return [self.value(field, kind[2:], element=True) for _ in range(n)]
+        if kind in _FIXED:
+            packer = _FIXED[kind]
+            return packer.unpack(self.take(packer.size))[0]
+        if kind == "string":
+            n = self.length(field=field, wide=False)
+            return None if n is None else bytes(self.take(n)).decode("utf-8", errors="replace")
+        if kind in {"bytes", "records"}:
+            n = self.length(field=field, wide=True)
+            return None if n is None else bytes(self.take(n))
+        if kind == "uuid":
+            return uuid.UUID(bytes=bytes(self.take(16)))
+        children = self.spec.structs.get(kind, field.fields)
+        # A nullable struct field has a marker byte; an array's nullability is its length.
+        nullable = not element and self.version in field.nullable
+        if nullable and _FIXED["int8"].unpack(self.take(1))[0] < 0:
+            return None
+        return self.struct(children)
+
+    def struct(self, fields: tuple[Field, ...]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        by_tag: dict[int, Field] = {}
+        for field in fields:
+            if self.version not in field.versions:
+                out[field.name] = _default(field)
+            elif field.tag is not None and self.version in field.tagged:
+                by_tag[field.tag] = field
+                out[field.name] = _default(field)
+            else:
+                out[field.name] = self.value(field, field.type)
+        if self.flexible():
+            for _ in range(self.varint()):
+                tag, size = self.varint(), self.varint()
+                end = self.pos + size
+                if tag in by_tag:
+                    out[by_tag[tag].name] = self.value(by_tag[tag], by_tag[tag].type)
+                self.pos = end  # unknown tags are skipped, as Kafka's readers do
+        return out
+
+
+def encode(name: str, version: int, values: dict[str, Any]) -> bytes:
+    """A message's bytes at a version, from a dict keyed by the spec's field names."""
+    message = spec(name)
+    if version not in message.valid:
+        raise ProtocolError(f"{message.name} has no version {version}")
+    writer = _Writer(message, version)
+    writer.struct(message.fields, values)
+    return bytes(writer.out)
+
+
+def decode(name: str, version: int, data: bytes, pos: int = 0) -> tuple[dict[str, Any], int]:
+    """A message decoded at a version, and the position after it."""
+    message = spec(name)
+    reader = _Reader(message, version, data, pos)
+    return reader.struct(message.fields), reader.pos
+
+
+def request_header_version(request: str, version: int) -> int:
+    """Header v2 (tagged fields) for flexible request versions, else v1."""
+    return 2 if version in spec(request).flexible else 1
+
+
+def response_header_version(response: str, version: int) -> int:
+    """Header v1 for flexible responses, except ApiVersions (always v0: KIP-511)."""
+    if spec(response).api_key == 18:
+        return 0
+    return 1 if version in spec(response).flexible else 0
