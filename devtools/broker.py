@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -49,6 +50,10 @@ CLI_TOOLS = {
     "get-offsets": "org.apache.kafka.tools.GetOffsetShell",
     "configs": "org.apache.kafka.tools.ConfigCommand",
     "storage": "kafka.tools.StorageTool",
+    "groups": "org.apache.kafka.tools.GroupsCommand",
+    "share-groups": "org.apache.kafka.tools.consumer.group.ShareGroupCommand",
+    "streams-groups": "org.apache.kafka.tools.streams.StreamsGroupCommand",
+    "console-share-consumer": "org.apache.kafka.tools.consumer.ConsoleShareConsumer",
 }
 
 # The JVM is tuned for a small test/dev box: short-lived, two cores, little heap.
@@ -88,7 +93,9 @@ def jars_ensure(*, cache_dir: Path, quiet: bool = True) -> Path:
     """Fetch the Kafka jars with Maven once; return the folder that holds them."""
     target = lib_dir(cache_dir=cache_dir)
     marker = target / ".complete"
-    if marker.exists():
+    # The marker names the pom it was fetched for: a changed pom fetches again.
+    stamp = f"{kafka_version()} {hashlib.sha256(POM.read_bytes()).hexdigest()[:16]}"
+    if marker.exists() and marker.read_text() == stamp:
         return target
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -111,7 +118,7 @@ def jars_ensure(*, cache_dir: Path, quiet: bool = True) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         detail = (result.stdout or "")[-2000:] if quiet else ""
         raise BrokerStartError(f"Maven could not fetch the Kafka jars:\n{detail}")
-    (staging / ".complete").write_text(kafka_version())
+    (staging / ".complete").write_text(stamp)
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)

@@ -23,6 +23,7 @@ from dashboard.kafka.groups import (
     topic_groups,
 )
 from dashboard.kafka.lagtime import message_times
+from dashboard.kafka.sharegroups import ShareGroup
 from dashboard.kafka.topics import Topic, TopicList, TopicSummary, topic_detail, topic_list
 from dashboard.lag.history import (
     GroupListRow,
@@ -129,9 +130,21 @@ class GroupView:
     sampler: dict[str, object]
 
 
-def group_view(*, cluster: str, group: str) -> GroupView:
+@dataclass(frozen=True)
+class ShareGroupView:
+    """A share group: members, share-partitions (start offset, lag) and sampled verdicts."""
+
+    group: ShareGroup
+    rows: list[dict[str, Any]]
+    status: str
+    sampler: dict[str, object]
+
+
+def group_view(*, cluster: str, group: str) -> GroupView | ShareGroupView:
     """The group, each partition's exact lag seconds, last commit and sampled verdict."""
     detail = group_detail(cluster=cluster, group=group)
+    if isinstance(detail, ShareGroup):
+        return _share_view(cluster=cluster, detail=detail)
     behind = {
         (p.topic, p.partition): p.committed_offset
         for p in detail.partitions
@@ -167,5 +180,28 @@ def group_view(*, cluster: str, group: str) -> GroupView:
         rows=rows,
         status=worst([r["status"] for r in rows if r["status"]]),
         oldest=max((r["lag_seconds"] for r in rows if r["lag_seconds"] is not None), default=None),
+        sampler=sampler_state(cluster=cluster),
+    )
+
+
+def _share_view(*, cluster: str, detail: ShareGroup) -> ShareGroupView:
+    health = group_partitions_health(cluster=cluster, group=detail.group)
+    members = {m.member_id: m for m in detail.members}
+    rows = []
+    for p in detail.partitions:
+        sampled = health.get((p.topic, p.partition))
+        rows.append(
+            {
+                **to_json(p),
+                "p": p,
+                "owner_client_ids": [members[o].client_id for o in p.owners if o in members],
+                "status": sampled.status if sampled else "",
+                "sampled_at": sampled.at if sampled else None,
+            }
+        )
+    return ShareGroupView(
+        group=detail,
+        rows=rows,
+        status=worst([r["status"] for r in rows if r["status"]]),
         sampler=sampler_state(cluster=cluster),
     )

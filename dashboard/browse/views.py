@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from dashboard.browse.selectors import (
+    ShareGroupView,
     group_view,
     groups_view,
     overview_view,
@@ -116,6 +117,20 @@ def api_groups(request: HttpRequest, cluster: str) -> HttpResponse:
 @require_GET
 def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
     view = group_view(cluster=cluster, group=group)
+    if isinstance(view, ShareGroupView):
+        return render(
+            request,
+            "dashboard/share_group.html",
+            {
+                "group": view.group,
+                "rows": view.rows,
+                "status": view.status,
+                "events": group_events(cluster=cluster, group=group),
+                "sampler": view.sampler,
+                "cluster": cluster,
+                "can_reset": may(request.user, RESET),
+            },
+        )
     return render(
         request,
         "dashboard/group.html",

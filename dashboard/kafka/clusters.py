@@ -239,9 +239,8 @@ def cluster_overview(*, cluster: str) -> ClusterOverview:
     # Send both admin requests first, then block on metadata, then collect: one round.
     described = admin.describe_cluster(request_timeout=request_timeout())
     description = wait(described, cluster=cluster)
-    groups = admin.list_consumer_groups(request_timeout=request_timeout())
     metadata = call(lambda: admin.list_topics(timeout=timeout_ms / 1000), cluster=cluster)
-    group_listing = groups_listed(cluster=cluster, future=groups)
+    group_count = _groups_counted(cluster=cluster)
     controller_id = description.controller.id if description.controller else None
     brokers = tuple(
         sorted(
@@ -268,9 +267,20 @@ def cluster_overview(*, cluster: str) -> ClusterOverview:
         topic_count=len(metadata.topics) - internal,
         internal_topic_count=internal,
         partition_count=sum(len(t.partitions) for t in metadata.topics.values()),
-        group_count=len(group_listing),
+        group_count=group_count,
         read_at=datetime.now(UTC),
     )
+
+
+def _groups_counted(*, cluster: str) -> int:
+    # Imported here: grouplisting builds on this module (clients, errors, timeouts).
+    from dashboard.kafka.grouplisting import groups_every
+    from dashboard.kafka.protocol.wire import Unsupported
+
+    try:
+        return len(groups_every(cluster=cluster)[0])
+    except Unsupported:
+        return len(groups_listed(cluster=cluster))
 
 
 def admin_clients_forget() -> None:

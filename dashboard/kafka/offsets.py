@@ -20,6 +20,7 @@ from confluent_kafka.admin import OffsetSpec
 from dashboard.kafka.clusters import admin_client, request_timeout, wait
 from dashboard.kafka.errors import GroupNotEmpty, InvalidRequest, TopicNotFound
 from dashboard.kafka.groups import group_detail
+from dashboard.kafka.sharegroups import ShareGroup
 from dashboard.kafka.topics import metadata_topics, offsets_send, watermarks_all
 
 STRATEGIES = {
@@ -209,6 +210,11 @@ def reset_plan(*, cluster: str, group: str, request: ResetRequest) -> ResetPlan:
     if request.strategy not in STRATEGIES:
         raise InvalidRequest(f"strategy must be one of {', '.join(STRATEGIES)}.")
     detail = group_detail(cluster=cluster, group=group)
+    if isinstance(detail, ShareGroup):
+        raise InvalidRequest(
+            f"{group!r} is a share group: it has a start offset per partition, not committed "
+            "offsets; use its own reset form."
+        )
     if detail.state not in RESETTABLE_STATES or detail.members:
         members = ", ".join(f"{m.client_id} ({m.host})" for m in detail.members) or "none listed"
         raise GroupNotEmpty(

@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 
 from confluent_kafka.admin import OffsetSpec
 
-from dashboard.kafka.clusters import groups_listed
-from dashboard.kafka.groups import (
+from dashboard.kafka.allgroups import (
+    GroupRaw,
     Member,
-    group_members,
-    group_state,
-    groups_raw,
-    offsets_known,
+    groups_read,
+    raw_members,
+    raw_state,
+    raw_type,
 )
+from dashboard.kafka.groups import offsets_known
 from dashboard.kafka.topics import is_internal, metadata_topics
 
 
@@ -25,7 +26,11 @@ class GroupSample:
     group: str
     state: str
     members: tuple[Member, ...]
+    # Committed offsets; for a share group, its share-partitions' start offsets.
     committed: dict[tuple[str, int], int]
+    type: str = "classic"
+    # The broker's own lag where it counts it (share groups: not end - start offset).
+    lags: dict[tuple[str, int], int] | None = None
 
 
 @dataclass(frozen=True)
@@ -40,8 +45,7 @@ class ClusterSample:
 
 def cluster_sample(*, cluster: str) -> ClusterSample:
     """Groups (state, members, commits) and every partition's end offset, all requests in flight."""
-    listing = {g.group_id: g for g in groups_listed(cluster=cluster)}
-    raws = groups_raw(cluster=cluster, group_ids=sorted(listing), listing=listing)
+    raws = groups_read(cluster=cluster).raws
     keys: set[tuple[str, int]] = set()
     for name, meta in metadata_topics(cluster=cluster).items():
         if not is_internal(name) and meta.error is None:
@@ -49,18 +53,30 @@ def cluster_sample(*, cluster: str) -> ClusterSample:
     for raw in raws:
         keys.update(raw.committed)
     ends = offsets_known(cluster=cluster, keys=keys, spec=OffsetSpec.latest())
-    groups = tuple(
-        GroupSample(
-            group=raw.group,
-            state=group_state(raw),
-            members=group_members(raw.description),
-            committed=raw.committed,
-        )
-        for raw in raws
-    )
+    groups = tuple(_sample(raw) for raw in raws)
     return ClusterSample(
         cluster=cluster,
         groups=groups,
         ends={k: v for k, v in ends.items() if v is not None},
         read_at=datetime.now(UTC),
+    )
+
+
+def _sample(raw: GroupRaw) -> GroupSample:
+    if raw.share is not None:
+        parts = [p for p in raw.share.partitions if p.start_offset is not None]
+        return GroupSample(
+            group=raw.group,
+            state=raw_state(raw),
+            members=raw_members(raw),
+            committed={(p.topic, p.partition): p.start_offset or 0 for p in parts},
+            type="share",
+            lags={(p.topic, p.partition): p.lag for p in parts if p.lag is not None},
+        )
+    return GroupSample(
+        group=raw.group,
+        state=raw_state(raw),
+        members=raw_members(raw),
+        committed=raw.committed,
+        type=raw_type(raw),
     )

@@ -270,6 +270,8 @@ class Sampler:
                 last_commit = self._last_commit(key, committed, commits.get(key), now)
                 window = self._window(key)
                 lag = max(end - committed, 0)
+                if group.lags is not None and (topic, partition) in group.lags:
+                    lag = group.lags[(topic, partition)]
                 window.append(WindowPoint(now, committed, lag, last_commit))
                 status = partition_status(list(window), now=now, stop_after=self.stop_after)
                 partition_statuses.append(status)

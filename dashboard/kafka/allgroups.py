@@ -1,0 +1,293 @@
+"""Every group of every type read in one round: the list, the describes, the offsets.
+
+Consumer groups (classic and KIP-848) are described by librdkafka; share, streams and
+other classic protocols (Kafka Connect) by our own requests to each group's
+coordinator (dashboard/kafka/protocol/). Every request is sent before any is awaited.
+A group whose describe fails keeps its row with the error; it is never left out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException
+
+from dashboard.kafka.clusters import admin_client, groups_listed, request_timeout, translate
+from dashboard.kafka.errors import ClusterUnavailable
+from dashboard.kafka.grouplisting import (
+    BrokerNode,
+    ClassicDescription,
+    Listed,
+    answer,
+    classic_describe_send,
+    classic_described,
+    groups_every,
+)
+from dashboard.kafka.protocol.wire import Unsupported
+from dashboard.kafka.sharegroups import ShareDescription, share_parse, share_send
+from dashboard.kafka.streamsgroups import StreamsDescription, streams_parse, streams_send
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member of a group and the partitions it owns."""
+
+    member_id: str
+    client_id: str
+    host: str
+    group_instance_id: str | None
+    assignment: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class GroupRaw:
+    """What Kafka said about one group, before lag is computed."""
+
+    group: str
+    description: Any | None  # librdkafka's ConsumerGroupDescription (consumer groups only)
+    committed: dict[tuple[str, int], int]
+    listing_state: str | None
+    listing_type: str | None
+    coordinator: int | None = None
+    share: ShareDescription | None = None
+    streams: StreamsDescription | None = None
+    classic: ClassicDescription | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupsRead:
+    """Every group's raw data, and what could not be listed (said on the page)."""
+
+    raws: list[GroupRaw]
+    notice: str | None = None
+    nodes: tuple[BrokerNode, ...] = field(default=())
+
+
+CONSUMER_TYPES = frozenset({"classic", "consumer"})
+
+
+def _enum_name(value: Any, default: str = "unknown") -> str:
+    name = getattr(value, "name", None)
+    return name.lower() if isinstance(name, str) else default
+
+
+def _result_or_error(future: Future[Any], *, cluster: str) -> tuple[Any | None, str | None]:
+    """A group's result; None when Kafka has no such group; the error text of a refusal."""
+    try:
+        return future.result(timeout=request_timeout() + 0.5), None
+    except KafkaException as exc:
+        error = exc.args[0] if exc.args else None
+        if isinstance(error, KafkaError) and error.code() == KafkaError.GROUP_ID_NOT_FOUND:
+            return None, None
+        translated = translate(exc, cluster=cluster)
+        if isinstance(translated, ClusterUnavailable):
+            raise translated from None
+        return None, str(translated)
+    except TimeoutError:
+        raise translate(TimeoutError("no answer in time"), cluster=cluster) from None
+
+
+def committed_send(*, cluster: str, group_ids: Sequence[str]) -> dict[str, Future[Any]]:
+    """OffsetFetch for each group (one group per call, all in flight)."""
+    admin = admin_client(cluster=cluster)
+    return {
+        g: admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(g)], request_timeout=request_timeout()
+        )[g]
+        for g in group_ids
+    }
+
+
+def committed_parse(fetched: Any | None) -> dict[tuple[str, int], int]:
+    """Committed offsets by partition; a negative offset (-1001) means nothing committed."""
+    committed = {}
+    if fetched is not None:
+        for tp in fetched.topic_partitions:
+            if tp.error is None and tp.offset >= 0:
+                committed[(tp.topic, tp.partition)] = tp.offset
+    return committed
+
+
+def groups_raw(
+    *, cluster: str, group_ids: Sequence[str], listing: dict[str, Listed] | None = None
+) -> list[GroupRaw]:
+    """Describe consumer groups and fetch their committed offsets, all in flight at once."""
+    if not group_ids:
+        return []
+    admin = admin_client(cluster=cluster)
+    described = admin.describe_consumer_groups(list(group_ids), request_timeout=request_timeout())
+    offsets = committed_send(cluster=cluster, group_ids=group_ids)
+    raws = []
+    for g in group_ids:
+        description, describe_error = _result_or_error(described[g], cluster=cluster)
+        fetched, fetch_error = _result_or_error(offsets[g], cluster=cluster)
+        entry = (listing or {}).get(g)
+        raws.append(
+            GroupRaw(
+                group=g,
+                description=description,
+                committed=committed_parse(fetched),
+                listing_state=entry.state if entry is not None else None,
+                listing_type=entry.type if entry is not None else None,
+                coordinator=entry.coordinator if entry is not None else None,
+                error=describe_error or fetch_error,
+            )
+        )
+    return raws
+
+
+def _listing(*, cluster: str) -> tuple[list[Listed], tuple[BrokerNode, ...], str | None]:
+    """Our ListGroups to every broker; librdkafka's consumer-only list if we cannot send it."""
+    try:
+        listed, nodes = groups_every(cluster=cluster)
+        return listed, nodes, None
+    except Unsupported as exc:
+        fallback = [
+            Listed(
+                group=g.group_id,
+                type=_enum_name(g.type, "classic"),
+                protocol_type="consumer",
+                state=_enum_name(g.state),
+                coordinator=-1,
+            )
+            for g in groups_listed(cluster=cluster)
+        ]
+        notice = f"Only consumer groups are shown: share, streams and Connect groups need {exc}."
+        return fallback, (), notice
+
+
+def groups_read(*, cluster: str, only: Sequence[str] | None = None) -> GroupsRead:
+    """Every group (or the named ones) of every type: listings, describes and offsets."""
+    listed, nodes, notice = _listing(cluster=cluster)
+    if only is not None:
+        wanted = set(only)
+        listed = [g for g in listed if g.group in wanted]
+    by_node = {n.id: n for n in nodes}
+    consumer = [g for g in listed if g.type in CONSUMER_TYPES or g.coordinator not in by_node]
+    others: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for g in listed:
+        if g not in consumer:
+            kind = g.type if g.type in {"share", "streams"} else "classic"
+            others[(kind, g.coordinator)].append(g.group)
+    # Send everything first: our requests run on their own threads meanwhile.
+    sent: dict[tuple[str, int], Any] = {}
+    for (kind, node_id), ids in others.items():
+        node = by_node[node_id]
+        if kind == "share":
+            sent[(kind, node_id)] = share_send(cluster=cluster, node=node, group_ids=ids)
+        elif kind == "streams":
+            sent[(kind, node_id)] = streams_send(cluster=cluster, node=node, group_ids=ids)
+        else:
+            sent[(kind, node_id)] = classic_describe_send(cluster=cluster, node=node, group_ids=ids)
+    fetch_ids = [g for (kind, _), ids in others.items() if kind != "share" for g in ids]
+    fetches = committed_send(cluster=cluster, group_ids=fetch_ids)
+    entries = {g.group: g for g in listed}
+    raws = groups_raw(cluster=cluster, group_ids=[g.group for g in consumer], listing=entries)
+    for (kind, node_id), future in sent.items():
+        parsed_share: dict[str, ShareDescription] = {}
+        parsed_streams: dict[str, StreamsDescription] = {}
+        parsed_classic: dict[str, ClassicDescription] = {}
+        if kind == "share":
+            parsed_share = share_parse(cluster=cluster, described=future[0], offsets=future[1])
+        elif kind == "streams":
+            parsed_streams = streams_parse(cluster=cluster, described=future)
+        else:
+            parsed_classic = classic_described(answer(future, cluster=cluster))
+        for gid in others[(kind, node_id)]:
+            entry = entries[gid]
+            committed: dict[tuple[str, int], int] = {}
+            error = None
+            if gid in fetches:
+                fetched, error = _result_or_error(fetches[gid], cluster=cluster)
+                committed = committed_parse(fetched)
+            share = parsed_share.get(gid) if kind == "share" else None
+            streams = parsed_streams.get(gid) if kind == "streams" else None
+            classic = parsed_classic.get(gid) if kind == "classic" else None
+            found = share or streams or classic
+            if found is None:
+                error = error or "the coordinator did not describe this group"
+            raws.append(
+                GroupRaw(
+                    group=gid,
+                    description=None,
+                    committed=committed,
+                    listing_state=entry.state,
+                    listing_type=entry.type,
+                    coordinator=node_id,
+                    share=share,
+                    streams=streams,
+                    classic=classic,
+                    error=(found.error if found is not None else None) or error,
+                )
+            )
+    raws.sort(key=lambda r: r.group)
+    return GroupsRead(raws=raws, notice=notice, nodes=nodes)
+
+
+def raw_members(raw: GroupRaw) -> tuple[Member, ...]:
+    """The members of a group of any type, with the partitions each is assigned."""
+    if raw.share is not None:
+        return tuple(
+            Member(m.member_id, m.client_id, m.host, None, m.assignment) for m in raw.share.members
+        )
+    if raw.streams is not None:
+        return tuple(
+            Member(m.member_id, m.client_id, m.host, m.instance_id, m.assignment)
+            for m in raw.streams.members
+        )
+    if raw.classic is not None:
+        return tuple(
+            Member(m.member_id, m.client_id, m.host, m.group_instance_id, ())
+            for m in raw.classic.members
+        )
+    if raw.description is None:
+        return ()
+    members = []
+    for m in raw.description.members:
+        assignment = m.assignment.topic_partitions if m.assignment else []
+        members.append(
+            Member(
+                member_id=m.member_id,
+                client_id=m.client_id,
+                host=(m.host or "").lstrip("/"),
+                group_instance_id=m.group_instance_id,
+                assignment=tuple(sorted((tp.topic, tp.partition) for tp in assignment)),
+            )
+        )
+    return tuple(sorted(members, key=lambda m: (m.client_id, m.member_id)))
+
+
+def raw_state(raw: GroupRaw) -> str:
+    """The group's state as described, else as listed, else dead."""
+    described = raw.share or raw.streams or raw.classic
+    if described is not None and described.state != "unknown":
+        return described.state
+    if raw.description is not None:
+        return _enum_name(raw.description.state)
+    return raw.listing_state or "dead"
+
+
+def raw_type(raw: GroupRaw) -> str:
+    """classic, consumer, share, streams, connect (or another classic protocol type)."""
+    if raw.listing_type and raw.listing_type not in CONSUMER_TYPES:
+        return raw.listing_type
+    name = _enum_name(getattr(raw.description, "type", None), default="")
+    if name and name != "unknown":
+        return name
+    return raw.listing_type or "unknown"
+
+
+def raw_assignor(raw: GroupRaw) -> str:
+    """The assignor (consumer, share) or protocol (Connect) the group uses."""
+    if raw.share is not None:
+        return raw.share.assignor
+    if raw.classic is not None:
+        return raw.classic.protocol
+    if raw.description is not None:
+        return raw.description.partition_assignor or ""
+    return ""
