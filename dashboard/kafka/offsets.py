@@ -8,6 +8,7 @@ log end; a shift moves from the committed offset.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -20,7 +21,7 @@ from confluent_kafka.admin import OffsetSpec
 from dashboard.kafka.clusters import admin_client, request_timeout, wait
 from dashboard.kafka.errors import GroupNotEmpty, InvalidRequest, TopicNotFound
 from dashboard.kafka.groups import group_detail
-from dashboard.kafka.sharegroups import ShareGroup
+from dashboard.kafka.sharegroups import ShareGroup, share_offsets_alter
 from dashboard.kafka.topics import metadata_topics, offsets_send, watermarks_all
 
 STRATEGIES = {
@@ -90,6 +91,8 @@ class ResetPlan:
     rows: tuple[ResetRow, ...]
     fingerprint: str
     notes: tuple[str, ...]
+    # "share": the rows move share-partition start offsets (AlterShareGroupOffsets).
+    group_type: str = "classic"
 
 
 @dataclass(frozen=True)
@@ -210,11 +213,8 @@ def reset_plan(*, cluster: str, group: str, request: ResetRequest) -> ResetPlan:
     if request.strategy not in STRATEGIES:
         raise InvalidRequest(f"strategy must be one of {', '.join(STRATEGIES)}.")
     detail = group_detail(cluster=cluster, group=group)
-    if isinstance(detail, ShareGroup):
-        raise InvalidRequest(
-            f"{group!r} is a share group: it has a start offset per partition, not committed "
-            "offsets; use its own reset form."
-        )
+    if isinstance(detail, ShareGroup) and request.strategy == "copy":
+        raise InvalidRequest("A share group's start offsets cannot be copied from another group.")
     if detail.state not in RESETTABLE_STATES or detail.members:
         members = ", ".join(f"{m.client_id} ({m.host})" for m in detail.members) or "none listed"
         raise GroupNotEmpty(
@@ -222,7 +222,13 @@ def reset_plan(*, cluster: str, group: str, request: ResetRequest) -> ResetPlan:
             f"{members}. Kafka cannot move the offsets of a live group (the members would "
             "overwrite them with their next commit); stop its consumers first."
         )
-    current = {(p.topic, p.partition): p.committed_offset for p in detail.partitions}
+    # A share group has no committed offsets: its share-partitions' start offsets play
+    # that part (where delivery resumes), and a reset moves them (KIP-932).
+    current: dict[Key, int | None] = (
+        {(p.topic, p.partition): p.start_offset for p in detail.partitions}
+        if isinstance(detail, ShareGroup)
+        else {(p.topic, p.partition): p.committed_offset for p in detail.partitions}
+    )
     committed = {k: v for k, v in current.items() if v is not None}
     topics = metadata_topics(cluster=cluster)
     if request.partitions:
@@ -274,6 +280,18 @@ def reset_plan(*, cluster: str, group: str, request: ResetRequest) -> ResetPlan:
     )
     if not rows:
         raise InvalidRequest("Nothing to reset. " + " ".join(notes))
+    if isinstance(detail, ShareGroup):
+        # The broker's lag, not end - start: records past the start offset may be done.
+        lags = {(p.topic, p.partition): p.lag for p in detail.partitions}
+        rows = tuple(
+            dataclasses.replace(r, lag_before=lags.get((r.topic, r.partition))) for r in rows
+        )
+        notes = (
+            *notes,
+            "A share group keeps no record of which records past a start offset were "
+            "acknowledged once it is moved: from the new start offset on, every record is "
+            "delivered again, and an undo restores the start offsets only.",
+        )
     return ResetPlan(
         cluster=cluster,
         group=group,
@@ -282,6 +300,7 @@ def reset_plan(*, cluster: str, group: str, request: ResetRequest) -> ResetPlan:
         rows=rows,
         fingerprint=_fingerprint(detail.state, rows),
         notes=notes,
+        group_type=detail.type,
     )
 
 
@@ -297,6 +316,8 @@ def reset_confirm(
 
 def reset_apply(*, plan: ResetPlan) -> ResetOutcome:
     """Commit the plan's offsets for the group; Kafka answers per partition."""
+    if plan.group_type == "share":
+        return ResetOutcome(plan=plan, results=share_offsets_alter(plan=plan))
     # Kafka itself refuses offsets for a group that gained members since the plan
     # (the coordinator answers with an error per partition), so none is overwritten.
     admin = admin_client(cluster=plan.cluster)

@@ -13,15 +13,21 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dashboard.kafka.grouplisting import (
     BrokerNode,
     answer,
+    brokers_all,
+    check,
     error_text,
     send,
     state_name,
 )
+from dashboard.kafka.protocol.wire import Unsupported
+
+if TYPE_CHECKING:
+    from dashboard.kafka.offsets import ResetPlan
 
 
 @dataclass(frozen=True)
@@ -227,4 +233,57 @@ def share_group(
         max_lag=description.max_lag,
         error=description.error,
         read_at=datetime.now(UTC),
+    )
+
+
+def share_offsets_alter(*, plan: ResetPlan) -> tuple[tuple[str, int, int, str | None], ...]:
+    """Move a share group's start offsets (AlterShareGroupOffsets); an error per partition."""
+    cluster = plan.cluster
+    nodes = {n.id: n for n in brokers_all(cluster=cluster)}
+    found = answer(
+        send(
+            cluster=cluster,
+            node=next(iter(nodes.values())),
+            name="FindCoordinator",
+            values={"KeyType": 0, "CoordinatorKeys": [plan.group]},
+        ),
+        cluster=cluster,
+    )
+    (coordinator,) = found["Coordinators"]
+    check(coordinator["ErrorCode"], coordinator["ErrorMessage"], cluster=cluster)
+    node = nodes.get(coordinator["NodeId"]) or BrokerNode(
+        coordinator["NodeId"], coordinator["Host"], coordinator["Port"]
+    )
+    by_topic: dict[str, list[dict[str, int]]] = {}
+    for r in plan.rows:
+        by_topic.setdefault(r.topic, []).append(
+            {"PartitionIndex": r.partition, "StartOffset": r.new}
+        )
+    try:
+        altered = answer(
+            send(
+                cluster=cluster,
+                node=node,
+                name="AlterShareGroupOffsets",
+                values={
+                    "GroupId": plan.group,
+                    "Topics": [{"TopicName": t, "Partitions": ps} for t, ps in by_topic.items()],
+                },
+            ),
+            cluster=cluster,
+        )
+    except Unsupported as exc:
+        return tuple((r.topic, r.partition, r.new, str(exc)) for r in plan.rows)
+    group_error = (
+        error_text(altered["ErrorCode"], altered["ErrorMessage"]) if altered["ErrorCode"] else None
+    )
+    errors = {
+        (t["TopicName"], p["PartitionIndex"]): error_text(p["ErrorCode"], p["ErrorMessage"])
+        for t in altered["Responses"]
+        for p in t["Partitions"]
+        if p["ErrorCode"]
+    }
+    return tuple(
+        (r.topic, r.partition, r.new, group_error or errors.get((r.topic, r.partition)))
+        for r in plan.rows
     )

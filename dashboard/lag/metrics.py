@@ -11,10 +11,11 @@ from prometheus_client.registry import Collector
 from dashboard.kafka.clusters import clusters_all
 from dashboard.lag.conf import POINT_KEEPALIVE_SECONDS, sample_interval
 from dashboard.lag.history import last_ok_round, last_round
-from dashboard.lag.models import LagSample, OffsetPoint
+from dashboard.lag.models import GroupState, LagSample, OffsetPoint
 from dashboard.lag.rules import Status
 
-PARTITION_LABELS = ["cluster", "group", "topic", "partition"]
+PARTITION_LABELS = ["cluster", "group", "type", "topic", "partition"]
+GROUP_LABELS = ["cluster", "group", "type"]
 
 
 class HistoryCollector(Collector):
@@ -54,12 +55,12 @@ class HistoryCollector(Collector):
         group_status = GaugeMetricFamily(
             "kafkaview_consumergroup_status",
             "1 for the group's current status (its worst partition's), 0 for the others",
-            labels=["cluster", "group", "status"],
+            labels=[*GROUP_LABELS, "status"],
         )
         group_lag = GaugeMetricFamily(
             "kafkaview_consumergroup_lag_total",
             "Sum of the group's partition lags",
-            labels=["cluster", "group"],
+            labels=GROUP_LABELS,
         )
         end_offset = GaugeMetricFamily(
             "kafkaview_partition_end_offset",
@@ -75,21 +76,24 @@ class HistoryCollector(Collector):
             if ok is None:
                 continue
             last_ok.add_metric([cluster], ok.at.timestamp())
+            types = dict(GroupState.objects.filter(cluster=cluster).values_list("group", "type"))
             for row in LagSample.objects.filter(cluster=cluster, at=ok.at).order_by("group"):
+                kind = types.get(row.group, "classic")
                 for s in row.partition_samples():
-                    labels = [cluster, row.group, s.topic, str(s.partition)]
+                    labels = [cluster, row.group, kind, s.topic, str(s.partition)]
                     lag.add_metric(labels, s.lag)
                     committed.add_metric(labels, s.committed)
                     if s.lag_seconds_estimate is not None:
                         lag_seconds.add_metric(labels, s.lag_seconds_estimate)
                     if s.status:
                         partition_status.add_metric(labels, Status[s.status].value)
-                group_lag.add_metric([cluster, row.group], row.total_lag)
+                group_lag.add_metric([cluster, row.group, kind], row.total_lag)
                 # The row already holds the group's verdict (its worst partition's).
                 if row.status in Status.__members__:
                     for status in Status:
                         group_status.add_metric(
-                            [cluster, row.group, status.name], float(status.name == row.status)
+                            [cluster, row.group, kind, status.name],
+                            float(status.name == row.status),
                         )
             # End offsets are stored when they move (and every few minutes): the newest point of
             # each partition within that span is its end offset at the last round.

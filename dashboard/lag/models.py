@@ -119,6 +119,8 @@ class GroupState(models.Model):
     cluster = models.CharField(max_length=64)
     group = models.CharField(max_length=1024)
     state = models.CharField(max_length=32)
+    # classic, consumer, share, streams, connect...: the `type` label of /metrics.
+    type = models.CharField(max_length=32, default="classic")
     members = models.JSONField(default=dict)
     status = models.CharField(max_length=8, blank=True)
     updated_at = models.DateTimeField()

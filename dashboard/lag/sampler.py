@@ -342,6 +342,7 @@ class Sampler:
                 cluster=self.cluster,
                 group=group.group,
                 state=group.state,
+                type=group.type,
                 members=members,
                 status=status,
                 updated_at=at,
@@ -365,9 +366,10 @@ class Sampler:
                 for k, t in changes
             ]
         )
-        if changes or (status and status != row.status):
+        if changes or (status and status != row.status) or row.type != group.type:
             # Written on change only: thousands of unchanged groups cost no query.
             row.state, row.members, row.updated_at = group.state, members, at
+            row.type = group.type
             row.status = status or row.status
             row.save()
         return len(changes)

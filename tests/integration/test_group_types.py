@@ -8,6 +8,7 @@ group.protocol=streams; the Connect-style group is a classic group of protocol t
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from dashboard.writes.models import AuditRecord
 from devtools.broker import cli_run
 from devtools.classicgroup import ClassicGroupMember
 from devtools.streams import WORDCOUNT_INPUT, WORDCOUNT_OUTPUT, wordcount_start
@@ -186,24 +188,29 @@ def test_streams_group_tasks_offsets_and_lag_equal_kafkas_tool(
 ) -> None:
     bootstrap = kafka_broker.bootstrap_servers
     produce(bootstrap, WORDCOUNT_INPUT, 40, keyed=False)
-    ends = {}
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        kafka = streams_offsets(bootstrap, streams_app)
-        sources = {k: v for k, v in kafka.items() if k[0] == WORDCOUNT_INPUT}
-        if len(sources) == 2 and all(lag == 0 for _, _, lag in kafka.values()):
-            ends = kafka
-            break
-        time.sleep(1)
-    assert ends, "the WordCount app did not catch up in 90 s"
+
+    def ours() -> dict:
+        body = operator.get(f"/api/clusters/local/groups/{streams_app}/").json()
+        return {
+            (p["topic"], p["partition"]): (p["committed_offset"], p["log_end_offset"], p["lag"])
+            for p in body["partitions"]
+            if p["committed_offset"] is not None
+        }
+
+    # The app is live: compare once it is caught up on all four partitions (two input,
+    # two repartition) and Kafka's tool reads the same before and after ours.
+    matched, deadline = False, time.monotonic() + 90
+    while not matched and time.monotonic() < deadline:
+        before = streams_offsets(bootstrap, streams_app)
+        caught_up = len(before) == 4 and all(lag == 0 for _, _, lag in before.values())
+        if caught_up:
+            mine = ours()
+            matched = mine == before == streams_offsets(bootstrap, streams_app)
+        if not matched:
+            time.sleep(1)
+    assert matched, f"ours {ours()} != Kafka's {streams_offsets(bootstrap, streams_app)}"
     body = operator.get(f"/api/clusters/local/groups/{streams_app}/").json()
     assert body["type"] == "streams" and body["state"] == "stable"
-    ours = {
-        (p["topic"], p["partition"]): (p["committed_offset"], p["log_end_offset"], p["lag"])
-        for p in body["partitions"]
-        if p["committed_offset"] is not None
-    }
-    assert ours == streams_offsets(bootstrap, streams_app)
     # Tasks as kafka-streams-groups prints them: ACTIVE: 0:[0,1]; 1:[0,1];
     result = cli_run(
         cache_dir=CACHE_DIR,
@@ -254,3 +261,102 @@ def test_every_group_kafka_lists_is_shown_with_its_type(admin, kafka_broker, ope
     assert page.status_code == 200 and b"Connect" in page.content
     overview = operator.get("/api/clusters/local/").json()
     assert overview["group_count"] >= len(rows)
+
+
+def reset_api(client, group: str, **body):
+    return client.post(
+        f"/api/clusters/local/groups/{group}/reset/",
+        data=json.dumps(body),
+        content_type="application/json",
+    )
+
+
+def test_share_group_start_offsets_reset_refused_while_active_audited_and_undone(
+    admin, kafka_broker, make_topic, operator
+) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    topic = make_topic("requeue", partitions=2)
+    group = unique("share-reset")
+    share_earliest(admin, group)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for p in (0, 1):
+        for i in range(6):
+            producer.produce(topic, value=f"job {i}", partition=p)
+    producer.flush(15)
+    consumer = share_read(bootstrap, group, topic, 12)
+    try:
+        refused = reset_api(operator, group, dry_run=False, strategy="earliest", topic=topic)
+        assert refused.status_code == 409
+        assert refused.json()["error"]["type"] == "group_not_empty"
+    finally:
+        consumer.close()
+    before = share_offsets(bootstrap, group)
+    preview = reset_api(operator, group, dry_run=True, strategy="offset", offset=2, topic=topic)
+    assert preview.status_code == 200, preview.content
+    plan = preview.json()["plan"]
+    assert {(r["partition"], r["current"], r["new"], r["lag_before"]) for r in plan["rows"]} == {
+        (p, before[(topic, p)][0], 2, before[(topic, p)][1]) for p in (0, 1)
+    }
+    assert any("delivered again" in n for n in plan["notes"])
+    applied = reset_api(
+        operator,
+        group,
+        dry_run=False,
+        strategy="offset",
+        offset=2,
+        topic=topic,
+        fingerprint=plan["fingerprint"],
+    )
+    assert applied.status_code == 200, applied.content
+    after = share_offsets(bootstrap, group)
+    # Two records re-delivered... from offset 2 on: Kafka's tool sees start 2 and lag 4.
+    assert after == {(topic, 0): (2, 4), (topic, 1): (2, 4)}
+    assert ours_share(operator, group) == after
+    record = AuditRecord.objects.get(pk=applied.json()["audit_id"])
+    assert record.previous["offsets"] == [[topic, p, before[(topic, p)][0]] for p in (0, 1)]
+    undo = reset_api(
+        operator, group, dry_run=False, strategy="offsets", offsets=record.previous["offsets"]
+    )
+    assert undo.status_code == 200, undo.content
+    # The start offsets are back; the records past them count as not delivered (Kafka
+    # keeps no per-record state across a reset), so the lag is the whole log now.
+    restored = share_offsets(bootstrap, group)
+    assert {k: start for k, (start, _) in restored.items()} == {
+        k: start for k, (start, _) in before.items()
+    }
+    assert ours_share(operator, group) == restored
+    copy = reset_api(operator, group, dry_run=True, strategy="copy", source_group="x")
+    assert copy.status_code == 400
+
+
+def test_sampler_records_share_lag_with_a_type_label(
+    admin, kafka_broker, make_topic, viewer
+) -> None:
+    from tests.integration.test_history import metric_values, sampler_for
+
+    bootstrap = kafka_broker.bootstrap_servers
+    topic = make_topic("sampled-queue", partitions=2)
+    group = unique("share-sampled")
+    share_earliest(admin, group)
+    produce(bootstrap, topic, 8)
+    share_read(bootstrap, group, topic, 8).close()
+    produce(bootstrap, topic, 5)  # lag the broker counts: 5 records not yet delivered
+    sampler = sampler_for()
+    try:
+        for _ in range(2):
+            assert sampler.round().ok
+            time.sleep(0.5)
+    finally:
+        sampler.stop()
+    kafka = share_offsets(bootstrap, group)
+    text = viewer.get("/metrics").content.decode()
+    lags = metric_values(text, "kafkaview_consumergroup_lag")
+    ours = {
+        (dict(k)["topic"], int(dict(k)["partition"])): v
+        for k, v in lags.items()
+        if dict(k)["group"] == group
+    }
+    assert {dict(k)["type"] for k in lags if dict(k)["group"] == group} == {"share"}
+    assert ours == {k: lag for k, (start, lag) in kafka.items() if start is not None}
+    history = viewer.get(f"/api/clusters/local/groups/{group}/history/?range=15m").json()
+    assert history["total_lag"][-1] == sum(ours.values())

@@ -233,11 +233,14 @@ def test_metrics_agree_with_the_json_api_and_need_a_token_or_login(
             ("group", group),
             ("partition", str(row["partition"])),
             ("topic", topic),
+            ("type", "classic"),
         )
         assert lags[labels] == row["lag"]
         assert committed[labels] == row["committed_offset"]
     totals = metric_values(text, "kafkaview_consumergroup_lag_total")
-    assert totals[(("cluster", "local"), ("group", group))] == body["total_lag"]
+    assert (
+        totals[(("cluster", "local"), ("group", group), ("type", "classic"))] == body["total_lag"]
+    )
     statuses = metric_values(text, "kafkaview_consumergroup_status")
     current = [dict(k)["status"] for k, v in statuses.items() if dict(k)["group"] == group and v]
     assert current == [body["status"]]
