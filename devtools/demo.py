@@ -3,7 +3,9 @@
 A producer sends keyed JSON messages to `user_topic` (3 partitions; some without
 a key, so the sticky partitioner shows too), and four consumer groups show the
 ways of consuming: a two-member group splitting the partitions, auto commit,
-manual commit after each message, and a group that stopped so its lag grows.
+manual commit after each message, and a group that stopped so its lag grows. A share
+group of two members reads the same topic as a queue: a partition may be assigned to
+both, and each record goes to one of them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, ShareConsumer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ AUTO_COMMIT_GROUP = "commit-consumer-group"
 MANUAL_COMMIT_GROUP = "manual-commit-group"
 STOPPED_GROUP = "test-consumer-group"
 DEMO_GROUPS = (SPLIT_GROUP, AUTO_COMMIT_GROUP, MANUAL_COMMIT_GROUP, STOPPED_GROUP)
+SHARE_GROUP = "share-group-1"
 EVENTS = ("login", "view", "click", "add_to_cart", "purchase", "logout")
 
 
@@ -80,6 +83,8 @@ class DemoTraffic:
             reset="earliest",
             seconds=self.stopped_group_seconds,
         )
+        for member in (1, 2):
+            self._spawn(f"demo-{SHARE_GROUP}-{member}", self._share, member=member)
 
     def stop(self, *, timeout: float = 15) -> None:
         """Stop every thread; consumers leave their groups cleanly."""
@@ -168,5 +173,23 @@ class DemoTraffic:
                 if manual:
                     # Commit only after the message is processed: at-least-once.
                     consumer.commit(message=msg, asynchronous=False)
+        finally:
+            consumer.close()
+
+    def _share(self, *, member: int) -> None:
+        # A queue: records are acquired by one member and acknowledged on the next poll.
+        consumer = ShareConsumer(
+            {
+                **self.conf,
+                "group.id": SHARE_GROUP,
+                "client.id": f"{SHARE_GROUP}-member-{member}",
+                "log_level": 3,
+            }
+        )
+        consumer.subscribe([DEMO_TOPIC])
+        try:
+            while not self.stop_event.is_set():
+                got = sum(1 for m in consumer.poll(0.5) if m.error() is None)
+                self.consumed[SHARE_GROUP] = self.consumed.get(SHARE_GROUP, 0) + got
         finally:
             consumer.close()

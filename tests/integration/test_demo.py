@@ -12,6 +12,7 @@ from devtools.demo import (
     DEMO_PARTITIONS,
     DEMO_TOPIC,
     MANUAL_COMMIT_GROUP,
+    SHARE_GROUP,
     SPLIT_GROUP,
     STOPPED_GROUP,
     DemoTraffic,
@@ -73,6 +74,21 @@ def test_demo_flow(kafka_broker, admin: AdminClient) -> None:
             )
 
         wait_for(commits_from_both_commit_styles)
+
+        def share_group_reads_as_a_queue() -> bool:
+            """share-group-1: two members covering every partition, records consumed"""
+            from dashboard.kafka.groups import group_detail
+
+            share = group_detail(cluster="local", group=SHARE_GROUP)
+            return (
+                share.type == "share"
+                and len(share.members) == 2
+                and {p for m in share.members for _, p in m.assignment}
+                == set(range(DEMO_PARTITIONS))
+                and demo.consumed.get(SHARE_GROUP, 0) > 0
+            )
+
+        wait_for(share_group_reads_as_a_queue)
 
         # The stopped group falls behind while the producer goes on.
         stopped_at = committed(admin, STOPPED_GROUP)
