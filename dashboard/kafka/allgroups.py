@@ -41,6 +41,9 @@ class Member:
     host: str
     group_instance_id: str | None
     assignment: tuple[tuple[str, int], ...]
+    # KIP-848 consumer groups: what the broker wants this member to own; it differs
+    # from `assignment` while the member reconciles (revokes, then takes partitions).
+    target_assignment: tuple[tuple[str, int], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,7 @@ def raw_members(raw: GroupRaw) -> tuple[Member, ...]:
     members = []
     for m in raw.description.members:
         assignment = m.assignment.topic_partitions if m.assignment else []
+        target = getattr(m, "target_assignment", None)
         members.append(
             Member(
                 member_id=m.member_id,
@@ -257,6 +261,11 @@ def raw_members(raw: GroupRaw) -> tuple[Member, ...]:
                 host=(m.host or "").lstrip("/"),
                 group_instance_id=m.group_instance_id,
                 assignment=tuple(sorted((tp.topic, tp.partition) for tp in assignment)),
+                target_assignment=tuple(
+                    sorted((tp.topic, tp.partition) for tp in target.topic_partitions)
+                )
+                if target is not None
+                else None,
             )
         )
     return tuple(sorted(members, key=lambda m: (m.client_id, m.member_id)))

@@ -12,8 +12,8 @@ from confluent_kafka.admin import AdminClient
 from django.test import override_settings
 
 from dashboard.kafka.config import ClusterConfig
-from devtools.broker import LocalBroker, free_port
-from tests.helpers import clusters_for
+from devtools.broker import LocalBroker, cli_run, free_port
+from tests.helpers import CACHE_DIR, clusters_for
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,16 @@ def test_overview_json_matches_the_broker(
     assert data["topic_count"] == len(user_topics)
     assert data["internal_topic_count"] == len(metadata.topics) - len(user_topics)
     assert data["partition_count"] == sum(len(t.partitions) for t in metadata.topics.values())
-    assert data["group_count"] == len(admin.list_consumer_groups().result().valid)
+    # Every kind of group (share, streams, connect too), as Kafka's own kafka-groups lists them.
+    listed = cli_run(
+        cache_dir=CACHE_DIR,
+        tool="groups",
+        args=["--bootstrap-server", kafka_broker.bootstrap_servers, "--list"],
+    )
+    assert listed.returncode == 0, listed.stderr
+    rows = [line for line in listed.stdout.splitlines()[1:] if line.strip()]
+    assert data["group_count"] == len(rows)
+    assert data["group_count"] >= len(admin.list_consumer_groups().result().valid)
     assert data["bootstrap_servers"] == kafka_broker.bootstrap_servers
 
 
