@@ -8,6 +8,7 @@ A group whose describe fails keeps its row with the error; it is never left out.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -17,6 +18,11 @@ from typing import Any
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException
 
 from dashboard.kafka.clusters import admin_client, groups_listed, request_timeout, translate
+from dashboard.kafka.consumerprotocol import (
+    ConsumerProtocolDescription,
+    consumer_protocol_parse,
+    consumer_protocol_send,
+)
 from dashboard.kafka.errors import ClusterUnavailable
 from dashboard.kafka.grouplisting import (
     BrokerNode,
@@ -59,6 +65,7 @@ class GroupRaw:
     share: ShareDescription | None = None
     streams: StreamsDescription | None = None
     classic: ClassicDescription | None = None
+    consumer_protocol: ConsumerProtocolDescription | None = None
     error: str | None = None
 
 
@@ -187,10 +194,27 @@ def groups_read(*, cluster: str, only: Sequence[str] | None = None) -> GroupsRea
             sent[(kind, node_id)] = streams_send(cluster=cluster, node=node, group_ids=ids)
         else:
             sent[(kind, node_id)] = classic_describe_send(cluster=cluster, node=node, group_ids=ids)
+    kip848: dict[int, list[str]] = defaultdict(list)
+    for g in consumer:
+        if g.type == "consumer" and g.coordinator in by_node:
+            kip848[g.coordinator].append(g.group)
+    epochs_sent = {
+        node_id: consumer_protocol_send(cluster=cluster, node=by_node[node_id], group_ids=ids)
+        for node_id, ids in kip848.items()
+    }
     fetch_ids = [g for (kind, _), ids in others.items() if kind != "share" for g in ids]
     fetches = committed_send(cluster=cluster, group_ids=fetch_ids)
     entries = {g.group: g for g in listed}
     raws = groups_raw(cluster=cluster, group_ids=[g.group for g in consumer], listing=entries)
+    epochs: dict[str, ConsumerProtocolDescription] = {}
+    for future in epochs_sent.values():
+        epochs.update(consumer_protocol_parse(cluster=cluster, described=future))
+    raws = [
+        dataclasses.replace(raw, consumer_protocol=epochs[raw.group])
+        if raw.group in epochs
+        else raw
+        for raw in raws
+    ]
     for (kind, node_id), future in sent.items():
         parsed_share: dict[str, ShareDescription] = {}
         parsed_streams: dict[str, StreamsDescription] = {}

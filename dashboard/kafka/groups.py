@@ -26,6 +26,7 @@ from dashboard.kafka.allgroups import (
     raw_type,
 )
 from dashboard.kafka.clusters import wait
+from dashboard.kafka.consumerprotocol import ConsumerProtocolDescription
 from dashboard.kafka.errors import GroupNotFound, InvalidRequest
 from dashboard.kafka.sharegroups import ShareGroup, share_group
 from dashboard.kafka.streamsgroups import StreamsDescription
@@ -101,6 +102,7 @@ class Group:
     read_at: datetime
     error: str | None = None
     streams: StreamsDescription | None = None  # a streams group's topology and tasks
+    consumer_protocol: ConsumerProtocolDescription | None = None  # KIP-848 epochs
 
 
 def offsets_known(
@@ -257,6 +259,7 @@ def group_detail(*, cluster: str, group: str) -> Group | ShareGroup:
         read_at=datetime.now(UTC),
         error=raw.error,
         streams=raw.streams,
+        consumer_protocol=raw.consumer_protocol,
     )
 
 

@@ -360,3 +360,36 @@ def test_sampler_records_share_lag_with_a_type_label(
     assert ours == {k: lag for k, (start, lag) in kafka.items() if start is not None}
     history = viewer.get(f"/api/clusters/local/groups/{group}/history/?range=15m").json()
     assert history["total_lag"][-1] == sum(ours.values())
+
+
+def test_kip848_consumer_group_epochs_equal_kafkas_tool(kafka_broker, make_topic, operator) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    topic = make_topic("next-gen", partitions=2)
+    group = unique("kip848")
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": group, "group.protocol": "consumer"}
+    )
+    consumer.subscribe([topic])
+    try:
+        deadline = time.monotonic() + 30
+        while len(consumer.assignment()) < 2 and time.monotonic() < deadline:
+            consumer.poll(0.2)
+        time.sleep(1)
+        body = operator.get(f"/api/clusters/local/groups/{group}/").json()
+        result = cli_run(
+            cache_dir=CACHE_DIR,
+            tool="consumer-groups",
+            args=["--bootstrap-server", bootstrap, "--describe", "--members", "--verbose",
+                  "--group", group],
+        )  # fmt: skip
+    finally:
+        consumer.close()
+    assert result.returncode == 0, result.stderr
+    header, row = (line.split() for line in result.stdout.splitlines() if line.strip())
+    cells = dict(zip(header, row, strict=False))
+    assert body["type"] == "consumer"
+    (member,) = body["consumer_protocol"]["members"]
+    assert member["member_id"] == cells["CONSUMER-ID"]
+    assert str(member["member_epoch"]) == cells["CURRENT-EPOCH"]
+    assert member["subscribed_topics"] == [topic]
+    assert str(body["consumer_protocol"]["assignment_epoch"]) == cells["TARGET-EPOCH"]
