@@ -35,9 +35,14 @@ def broker_and_django(*, bootstrap: str | None, heap: str = "1g") -> Iterator[st
     os.environ.pop("KAFKAVIEW_CLUSTERS_FILE", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kafkaview.settings")
     os.environ.setdefault("KAFKAVIEW_REQUEST_TIMEOUT", "30")
+    # Pages read the sampler's tables too: a fresh database, never the developer's own.
+    db = Path(tempfile.mkdtemp(prefix="kafkaview-bench-db-")) / "bench.sqlite3"
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{db}")
     import django
+    from django.core.management import call_command
 
     django.setup()
+    call_command("migrate", verbosity=0)
     try:
         yield bootstrap
     finally:

@@ -284,7 +284,10 @@ def _groups_counted(*, cluster: str) -> int:
 
 
 def admin_clients_forget() -> None:
-    """Drop the cached admin clients (their threads end once nothing references them)."""
+    """Drop the cached admin clients and our own broker connections."""
+    from dashboard.kafka.protocol.pool import connections_forget
+
+    connections_forget()
     with _admins_lock:
         _admins.clear()
         _retired.clear()
