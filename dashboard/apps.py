@@ -8,16 +8,20 @@ from django.apps import AppConfig
 from django.conf import settings
 
 # The settings the client layer (dashboard/kafka/) is given; it reads none itself.
-KAFKA_SETTINGS = frozenset({"KAFKAVIEW_CLUSTERS", "KAFKAVIEW_REQUEST_TIMEOUT"})
+KAFKA_SETTINGS = frozenset(
+    {"KAFKAVIEW_CLUSTERS", "KAFKAVIEW_REQUEST_TIMEOUT", "KAFKAVIEW_READ_MAX_AGE"}
+)
 
 
 def kafka_configure() -> None:
-    """Pass the clusters and the request timeout from the settings to the client layer."""
+    """Pass the clusters, the request timeout and the read sharing to the client layer."""
     from dashboard.kafka.clusters import clusters_configure
+    from dashboard.kafka.shared import shared_configure
 
     clusters_configure(
         clusters=settings.KAFKAVIEW_CLUSTERS, request_timeout=settings.KAFKAVIEW_REQUEST_TIMEOUT
     )
+    shared_configure(read_max_age=settings.KAFKAVIEW_READ_MAX_AGE)
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:

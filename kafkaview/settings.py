@@ -52,6 +52,8 @@ try:
     KAFKAVIEW_PORT = env_int(ENV, "KAFKAVIEW_PORT", 8000, minimum=1, maximum=65535)
     # Seconds one Kafka request may take before the cluster is reported as down.
     KAFKAVIEW_REQUEST_TIMEOUT = env_float(ENV, "KAFKAVIEW_REQUEST_TIMEOUT", 3.0, above=0)
+    # Seconds a page's Kafka read may be shared with other viewers of the same page (0: off).
+    KAFKAVIEW_READ_MAX_AGE = env_float(ENV, "KAFKAVIEW_READ_MAX_AGE", 1.0, minimum=0)
     # Turns off producing and offset resets for everyone.
     KAFKAVIEW_READ_ONLY = env_bool(ENV, "KAFKAVIEW_READ_ONLY", False)
     # Lag history: seconds between the sampler's rounds, samples in a status window, days kept.

@@ -6,25 +6,34 @@ database) and returns everything its page and its JSON answer need; views only r
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.http import QueryDict
 
+from dashboard.kafka.allgroups import groups_listing
 from dashboard.kafka.clusters import ClusterOverview, cluster_config, cluster_overview
 from dashboard.kafka.config import ClusterConfig
 from dashboard.kafka.groups import (
     Group,
-    GroupList,
     GroupSummary,
     group_detail,
     group_list,
     topic_groups,
 )
 from dashboard.kafka.lagtime import message_times
+from dashboard.kafka.shared import shared_read
 from dashboard.kafka.sharegroups import ShareGroup
-from dashboard.kafka.topics import Topic, TopicList, TopicSummary, topic_detail, topic_list
+from dashboard.kafka.topics import (
+    Topic,
+    TopicSummary,
+    topic_detail,
+    topic_index,
+    topic_list,
+    topic_messages,
+)
 from dashboard.lag.history import (
     GroupListRow,
     group_list_rows,
@@ -33,7 +42,7 @@ from dashboard.lag.history import (
     worst,
 )
 from dashboard.web.jsonutil import to_json
-from dashboard.web.listing import ListQuery, apply, list_query
+from dashboard.web.listing import ListQuery, Page, apply, list_query, paginate
 
 TOPIC_FIELDS = ("name", "partitions", "replication_factor", "messages", "under_replicated")
 GROUP_FIELDS = (
@@ -60,28 +69,59 @@ class OverviewView:
 
 def overview_view(*, cluster: str) -> OverviewView:
     """Cluster id, controller, brokers and counts, with the cluster's configuration."""
-    return OverviewView(
-        overview=cluster_overview(cluster=cluster), config=cluster_config(cluster=cluster)
-    )
+    config = cluster_config(cluster=cluster)
+    overview = shared_read(("overview", cluster), lambda: cluster_overview(cluster=cluster))
+    return OverviewView(overview=overview, config=config)
 
 
 @dataclass(frozen=True)
 class TopicsView:
-    """The topic list as asked: filtered and sorted rows."""
+    """One page of the topic list as asked: filtered, sorted, paged."""
 
-    data: TopicList
+    read_at: datetime
     rows: list[TopicSummary]
+    page: Page
+    all_count: int  # topics before the filter
     query: ListQuery
     internal: bool
 
 
-def topics_view(*, cluster: str, params: QueryDict) -> TopicsView:
-    """Every topic, filtered and sorted by ?q=, ?sort=, ?dir=; internal ones with ?internal=1."""
-    query = list_query(params, fields=TOPIC_FIELDS, default="name")
+# Sorts the metadata alone can answer: only the shown page's watermarks are read.
+TOPIC_METADATA_SORTS = frozenset({"name", "partitions", "replication_factor", "under_replicated"})
+
+
+def topics_view(*, cluster: str, params: QueryDict, limit: int = 100) -> TopicsView:
+    """A page of topics, filtered and sorted by ?q=, ?sort=, ?dir=, ?page=, ?limit=."""
+    query = list_query(params, fields=TOPIC_FIELDS, default="name", limit=limit)
     internal = params.get("internal", "") in YES
-    data = topic_list(cluster=cluster, include_internal=internal)
+    if query.sort in TOPIC_METADATA_SORTS:
+        index = shared_read(
+            ("topic-index", cluster, internal),
+            lambda: topic_index(cluster=cluster, include_internal=internal),
+        )
+        page = paginate(apply(index.topics, query, name_field="name"), query)
+        wanted = {t.name: t.partitions for t in page.rows}
+        counts = shared_read(
+            ("topic-messages", cluster, tuple(sorted(wanted.items()))),
+            lambda: topic_messages(cluster=cluster, partitions=wanted),
+        )
+        rows = [dataclasses.replace(t, messages=counts[t.name]) for t in page.rows]
+        data = index
+    else:
+        # Sorting by messages needs every topic's watermarks: one batched read of all.
+        data = shared_read(
+            ("topics", cluster, internal),
+            lambda: topic_list(cluster=cluster, include_internal=internal),
+        )
+        page = paginate(apply(data.topics, query, name_field="name"), query)
+        rows = page.rows
     return TopicsView(
-        data=data, rows=apply(data.topics, query, name_field="name"), query=query, internal=internal
+        read_at=data.read_at,
+        rows=rows,
+        page=page,
+        all_count=len(data.topics),
+        query=query,
+        internal=internal,
     )
 
 
@@ -95,28 +135,72 @@ class TopicView:
 
 def topic_view(*, cluster: str, topic: str) -> TopicView:
     """A topic in full and the groups that consume it (lag counted on this topic)."""
-    return TopicView(
-        topic=topic_detail(cluster=cluster, topic=topic),
-        groups=topic_groups(cluster=cluster, topic=topic),
+    return shared_read(
+        ("topic", cluster, topic),
+        lambda: TopicView(
+            topic=topic_detail(cluster=cluster, topic=topic),
+            groups=topic_groups(cluster=cluster, topic=topic),
+        ),
     )
 
 
 @dataclass(frozen=True)
 class GroupsView:
-    """The group list as asked, with the sampler's verdicts."""
+    """One page of the group list as asked, with the sampler's verdicts."""
 
-    data: GroupList
+    read_at: datetime
+    notice: str | None
     rows: list[GroupListRow]
+    page: Page
+    all_count: int  # groups before the filter
     query: ListQuery
     sampler: dict[str, object]
 
 
-def groups_view(*, cluster: str, params: QueryDict) -> GroupsView:
-    """Every group with lag and status, filtered and sorted by ?q=, ?sort=, ?dir=."""
-    query = list_query(params, fields=GROUP_FIELDS, default="group")
-    data = group_list(cluster=cluster)
-    rows = apply(group_list_rows(cluster=cluster, summaries=data.groups), query, name_field="group")
-    return GroupsView(data=data, rows=rows, query=query, sampler=sampler_state(cluster=cluster))
+# Sorts the listing alone can answer: only the shown page's groups are described.
+GROUP_LISTING_SORTS = frozenset({"group", "state", "type"})
+
+
+def groups_view(*, cluster: str, params: QueryDict, limit: int = 100) -> GroupsView:
+    """A page of groups with lag and status, by ?q=, ?sort=, ?dir=, ?page=, ?limit=."""
+    query = list_query(params, fields=GROUP_FIELDS, default="group", limit=limit)
+    sampler = shared_read(("sampler", cluster), lambda: sampler_state(cluster=cluster))
+    if query.sort in GROUP_LISTING_SORTS:
+        listing = shared_read(("group-listing", cluster), lambda: groups_listing(cluster=cluster))
+        page = paginate(apply(listing.groups, query, name_field="group"), query)
+        names = tuple(g.group for g in page.rows)
+        data = shared_read(
+            ("groups-page", cluster, names),
+            lambda: group_list(cluster=cluster, only=names, listing=listing),
+        )
+        # The sampler's verdicts are database reads: shared like the Kafka read.
+        verdicts = shared_read(
+            ("group-rows", cluster, names, data.read_at),
+            lambda: group_list_rows(cluster=cluster, summaries=data.groups),
+        )
+        by_name = {r.group: r for r in verdicts}
+        rows = [by_name[n] for n in names if n in by_name]
+        all_count = len(listing.groups)
+    else:
+        # Sorting by lag, members, topics or status needs every group described: one
+        # batched read of all of them (every request in flight at once).
+        data = shared_read(("groups", cluster), lambda: group_list(cluster=cluster))
+        everything = shared_read(
+            ("group-rows", cluster, data.read_at),
+            lambda: group_list_rows(cluster=cluster, summaries=data.groups),
+        )
+        page = paginate(apply(everything, query, name_field="group"), query)
+        rows = page.rows
+        all_count = len(data.groups)
+    return GroupsView(
+        read_at=data.read_at,
+        notice=data.notice,
+        rows=rows,
+        page=page,
+        all_count=all_count,
+        query=query,
+        sampler=sampler,
+    )
 
 
 @dataclass(frozen=True)
@@ -142,15 +226,9 @@ class ShareGroupView:
 
 def group_view(*, cluster: str, group: str) -> GroupView | ShareGroupView:
     """The group, each partition's exact lag seconds, last commit and sampled verdict."""
-    detail = group_detail(cluster=cluster, group=group)
+    detail, times = shared_read(("group", cluster, group), lambda: _group_read(cluster, group))
     if isinstance(detail, ShareGroup):
         return _share_view(cluster=cluster, detail=detail)
-    behind = {
-        (p.topic, p.partition): p.committed_offset
-        for p in detail.partitions
-        if p.lag and p.committed_offset is not None
-    }
-    times = message_times(cluster=cluster, positions=behind)
     health = group_partitions_health(cluster=cluster, group=detail.group)
     now = datetime.now(UTC)
     rows = []
@@ -180,8 +258,21 @@ def group_view(*, cluster: str, group: str) -> GroupView | ShareGroupView:
         rows=rows,
         status=worst([r["status"] for r in rows if r["status"]]),
         oldest=max((r["lag_seconds"] for r in rows if r["lag_seconds"] is not None), default=None),
-        sampler=sampler_state(cluster=cluster),
+        sampler=shared_read(("sampler", cluster), lambda: sampler_state(cluster=cluster)),
     )
+
+
+def _group_read(cluster: str, group: str) -> tuple[Group | ShareGroup, dict[Any, Any]]:
+    """The group and, for a consumer group, the message at each lagging committed offset."""
+    detail = group_detail(cluster=cluster, group=group)
+    if isinstance(detail, ShareGroup):
+        return detail, {}
+    behind = {
+        (p.topic, p.partition): p.committed_offset
+        for p in detail.partitions
+        if p.lag and p.committed_offset is not None
+    }
+    return detail, message_times(cluster=cluster, positions=behind)
 
 
 def _share_view(*, cluster: str, detail: ShareGroup) -> ShareGroupView:
@@ -203,5 +294,5 @@ def _share_view(*, cluster: str, detail: ShareGroup) -> ShareGroupView:
         group=detail,
         rows=rows,
         status=worst([r["status"] for r in rows if r["status"]]),
-        sampler=sampler_state(cluster=cluster),
+        sampler=shared_read(("sampler", cluster), lambda: sampler_state(cluster=cluster)),
     )

@@ -38,27 +38,33 @@ def api_overview(request: HttpRequest, cluster: str) -> HttpResponse:
     return JsonResponse(to_json(overview_view(cluster=cluster).overview))
 
 
+# A list page shows 100 rows; a JSON answer 1,000 topics or 500 groups (each group is
+# described); ?limit= takes up to 1,000.
+PAGE_ROWS = 100
+JSON_TOPICS = 1000
+JSON_GROUPS = 500
+
+
 @require_GET
 def topics(request: HttpRequest, cluster: str) -> HttpResponse:
-    view = topics_view(cluster=cluster, params=request.GET)
+    view = topics_view(cluster=cluster, params=request.GET, limit=PAGE_ROWS)
     return render(
         request,
         "dashboard/topics.html",
-        {
-            "data": view.data,
-            "rows": view.rows,
-            "query": view.query,
-            "internal": view.internal,
-            "cluster": cluster,
-        },
+        {"view": view, "rows": view.rows, "query": view.query, "cluster": cluster},
     )
 
 
 @require_GET
 def api_topics(request: HttpRequest, cluster: str) -> HttpResponse:
-    view = topics_view(cluster=cluster, params=request.GET)
+    view = topics_view(cluster=cluster, params=request.GET, limit=JSON_TOPICS)
     return JsonResponse(
-        {"cluster": cluster, "read_at": to_json(view.data.read_at), "topics": to_json(view.rows)}
+        {
+            "cluster": cluster,
+            "read_at": to_json(view.read_at),
+            "topics": to_json(view.rows),
+            **view.page.as_json(),
+        }
     )
 
 
@@ -87,12 +93,12 @@ def api_topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
 
 @require_GET
 def groups(request: HttpRequest, cluster: str) -> HttpResponse:
-    view = groups_view(cluster=cluster, params=request.GET)
+    view = groups_view(cluster=cluster, params=request.GET, limit=PAGE_ROWS)
     return render(
         request,
         "dashboard/groups.html",
         {
-            "data": view.data,
+            "view": view,
             "rows": view.rows,
             "query": view.query,
             "cluster": cluster,
@@ -103,12 +109,14 @@ def groups(request: HttpRequest, cluster: str) -> HttpResponse:
 
 @require_GET
 def api_groups(request: HttpRequest, cluster: str) -> HttpResponse:
-    view = groups_view(cluster=cluster, params=request.GET)
+    view = groups_view(cluster=cluster, params=request.GET, limit=JSON_GROUPS)
     return JsonResponse(
         {
             "cluster": cluster,
-            "read_at": to_json(view.data.read_at),
+            "read_at": to_json(view.read_at),
             "groups": [r.as_json() for r in view.rows],
+            **view.page.as_json(),
+            "notice": view.notice,
             "sampler": to_json(view.sampler),
         }
     )

@@ -151,6 +151,21 @@ def groups_raw(
     return raws
 
 
+@dataclass(frozen=True)
+class GroupListing:
+    """Every group with its type and state (no describe yet), for sorting and paging."""
+
+    groups: tuple[Listed, ...]
+    nodes: tuple[BrokerNode, ...]
+    notice: str | None
+
+
+def groups_listing(*, cluster: str) -> GroupListing:
+    """Every group of every type as the brokers list them (one ListGroups per broker)."""
+    listed, nodes, notice = _listing(cluster=cluster)
+    return GroupListing(groups=tuple(listed), nodes=nodes, notice=notice)
+
+
 def _listing(*, cluster: str) -> tuple[list[Listed], tuple[BrokerNode, ...], str | None]:
     """Our ListGroups to every broker; librdkafka's consumer-only list if we cannot send it."""
     try:
@@ -171,9 +186,13 @@ def _listing(*, cluster: str) -> tuple[list[Listed], tuple[BrokerNode, ...], str
         return fallback, (), notice
 
 
-def groups_read(*, cluster: str, only: Sequence[str] | None = None) -> GroupsRead:
+def groups_read(
+    *, cluster: str, only: Sequence[str] | None = None, listing: GroupListing | None = None
+) -> GroupsRead:
     """Every group (or the named ones) of every type: listings, describes and offsets."""
-    listed, nodes, notice = _listing(cluster=cluster)
+    if listing is None:
+        listing = groups_listing(cluster=cluster)
+    listed, nodes, notice = list(listing.groups), listing.nodes, listing.notice
     if only is not None:
         wanted = set(only)
         listed = [g for g in listed if g.group in wanted]

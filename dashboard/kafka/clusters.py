@@ -15,6 +15,7 @@ from confluent_kafka.admin import AdminClient
 
 from dashboard.kafka.config import ClusterConfig, Clusters
 from dashboard.kafka.errors import ClusterNotFound, ClusterUnavailable, InvalidRequest
+from dashboard.kafka.requests import requests_count
 
 T = TypeVar("T")
 
@@ -50,6 +51,44 @@ RETIRE_EVERY_SECONDS = 10.0
 RETIRED_KEEP_SECONDS = 60.0
 _retired: list[tuple[float, AdminClient]] = []
 _retired_at: dict[str, float] = {}
+
+
+class CountingAdmin(AdminClient):
+    """librdkafka's AdminClient, counting each call it is asked to send (requests.py)."""
+
+    cluster = ""
+
+    def list_topics(self, *args: Any, **kwargs: Any) -> Any:
+        requests_count(cluster=self.cluster, call="Metadata")
+        return super().list_topics(*args, **kwargs)
+
+    def describe_cluster(self, *args: Any, **kwargs: Any) -> Any:
+        requests_count(cluster=self.cluster, call="DescribeCluster")
+        return super().describe_cluster(*args, **kwargs)
+
+    def list_consumer_groups(self, *args: Any, **kwargs: Any) -> Any:
+        requests_count(cluster=self.cluster, call="ListGroups")
+        return super().list_consumer_groups(*args, **kwargs)
+
+    def describe_consumer_groups(self, *args: Any, **kwargs: Any) -> Any:
+        requests_count(cluster=self.cluster, call="DescribeGroups")
+        return super().describe_consumer_groups(*args, **kwargs)
+
+    def list_consumer_group_offsets(self, *args: Any, **kwargs: Any) -> Any:
+        requests_count(cluster=self.cluster, call="OffsetFetch")
+        return super().list_consumer_group_offsets(*args, **kwargs)
+
+    def alter_consumer_group_offsets(self, *args: Any, **kwargs: Any) -> Any:
+        requests_count(cluster=self.cluster, call="OffsetCommit")
+        return super().alter_consumer_group_offsets(*args, **kwargs)
+
+    def list_offsets(self, *args: Any, **kwargs: Any) -> Any:
+        requests_count(cluster=self.cluster, call="ListOffsets")
+        return super().list_offsets(*args, **kwargs)
+
+    def describe_configs(self, *args: Any, **kwargs: Any) -> Any:
+        requests_count(cluster=self.cluster, call="DescribeConfigs")
+        return super().describe_configs(*args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -111,7 +150,7 @@ def admin_client(*, cluster: str) -> AdminClient:
     with _admins_lock:
         client = _admins.get(key)
         if client is None:
-            client = AdminClient(
+            client = CountingAdmin(
                 {
                     **conf,
                     "client.id": "kafkaview-admin",
@@ -120,6 +159,7 @@ def admin_client(*, cluster: str) -> AdminClient:
                     "log_level": 3,
                 }
             )
+            client.cluster = cluster
             _admins[key] = client
     return client
 

@@ -9,13 +9,14 @@ committed offset, and no lag where nothing is committed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from confluent_kafka.admin import OffsetSpec
 
 from dashboard.kafka.allgroups import (
+    GroupListing,
     GroupRaw,
     Member,
     groups_raw,
@@ -126,10 +127,10 @@ def _lag(committed: int | None, end: int | None) -> int | None:
 
 
 def _all_groups(
-    *, cluster: str
+    *, cluster: str, only: Sequence[str] | None = None, listing: GroupListing | None = None
 ) -> tuple[list[GroupRaw], dict[tuple[str, int], int | None], str | None]:
     """Every listed group's raw data plus the log-end offsets of every partition involved."""
-    read = groups_read(cluster=cluster)
+    read = groups_read(cluster=cluster, only=only, listing=listing)
     involved: set[tuple[str, int]] = set()
     for raw in read.raws:
         involved.update(raw.committed)
@@ -183,9 +184,11 @@ def _summary(
     )
 
 
-def group_list(*, cluster: str) -> GroupList:
-    """Every group of every type (empty and dead included) with state, members and lag."""
-    raws, ends, notice = _all_groups(cluster=cluster)
+def group_list(
+    *, cluster: str, only: Sequence[str] | None = None, listing: GroupListing | None = None
+) -> GroupList:
+    """Every group of every type (or only the named ones) with state, members and lag."""
+    raws, ends, notice = _all_groups(cluster=cluster, only=only, listing=listing)
     rows = tuple(_summary(raw, ends) for raw in raws)
     return GroupList(cluster=cluster, groups=rows, read_at=datetime.now(UTC), notice=notice)
 

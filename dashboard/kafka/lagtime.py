@@ -17,6 +17,7 @@ from confluent_kafka import (
 
 from dashboard.kafka.clusters import call, client_config, connect_timeout_ms
 from dashboard.kafka.render import timestamp_type_name
+from dashboard.kafka.requests import requests_count
 
 # Reading one message per partition is cheap, but a page must not wait long:
 # partitions not answered within the budget show no exact value.
@@ -43,6 +44,8 @@ def message_times(
     wanted = dict(sorted(positions.items())[:MAX_PARTITIONS])
     if not wanted:
         return {}
+    # A consumer assigned to each lagging partition: a Fetch per partition's leader.
+    requests_count(cluster=cluster, call="Fetch", n=len(wanted))
     consumer = Consumer(
         client_config(
             cluster=cluster,

@@ -174,6 +174,39 @@ def topic_list(*, cluster: str, include_internal: bool = False) -> TopicList:
     return TopicList(cluster=cluster, topics=tuple(rows), read_at=datetime.now(UTC))
 
 
+def topic_index(*, cluster: str, include_internal: bool = False) -> TopicList:
+    """Every topic from metadata alone, for sorting and paging; `messages` is -1 (unread)."""
+    topics = metadata_topics(cluster=cluster)
+    rows = []
+    for name, meta in topics.items():
+        if not include_internal and is_internal(name):
+            continue
+        parts = meta.partitions.values()
+        rows.append(
+            TopicSummary(
+                name=name,
+                internal=is_internal(name),
+                partitions=len(meta.partitions),
+                replication_factor=max((len(p.replicas) for p in parts), default=0),
+                messages=-1,
+                under_replicated=sum(1 for p in parts if len(p.isrs) < len(p.replicas)),
+            )
+        )
+    rows.sort(key=lambda r: r.name)
+    return TopicList(cluster=cluster, topics=tuple(rows), read_at=datetime.now(UTC))
+
+
+def topic_messages(*, cluster: str, partitions: dict[str, int]) -> dict[str, int]:
+    """Messages retained in each topic (topic -> partition count), in one batched read."""
+    marks = watermarks_all(
+        cluster=cluster, partitions=((t, p) for t, n in partitions.items() for p in range(n))
+    )
+    totals = dict.fromkeys(partitions, 0)
+    for (t, _), mark in marks.items():
+        totals[t] += mark.messages
+    return totals
+
+
 def _source_name(source: object) -> str:
     if isinstance(source, ConfigSource):
         return source.name.lower()

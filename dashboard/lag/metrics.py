@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from dashboard.kafka.clusters import clusters_all
+from dashboard.kafka.requests import requests_counted
 from dashboard.lag.conf import POINT_KEEPALIVE_SECONDS, sample_interval
 from dashboard.lag.history import last_ok_round, last_round
 from dashboard.lag.models import GroupState, LagSample, OffsetPoint
@@ -118,3 +119,18 @@ class HistoryCollector(Collector):
             group_lag,
             end_offset,
         )
+
+
+class RequestsCollector(Collector):
+    """The Kafka requests this web process has sent, by cluster and call."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        sent = CounterMetricFamily(
+            "kafkaview_kafka_requests",
+            "Kafka requests sent by this process (admin calls, fetches for lag times, "
+            "our own protocol requests), by cluster and call",
+            labels=["cluster", "call"],
+        )
+        for (cluster, call), n in sorted(requests_counted().items()):
+            sent.add_metric([cluster, call], n)
+        yield sent

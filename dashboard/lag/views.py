@@ -15,7 +15,7 @@ from dashboard.kafka.clusters import cluster_config
 from dashboard.kafka.topics import topic_name_check
 from dashboard.lag.conf import sample_interval, status_window
 from dashboard.lag.history import group_history, range_minutes, topic_history
-from dashboard.lag.metrics import HistoryCollector
+from dashboard.lag.metrics import HistoryCollector, RequestsCollector
 from dashboard.lag.rules import STATUS_HELP, Status
 
 
@@ -70,4 +70,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
         )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(HistoryCollector())
+    registry.register(RequestsCollector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

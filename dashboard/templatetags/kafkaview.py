@@ -51,6 +51,15 @@ def sort_header(context: template.Context, field: str, label: str, numeric: bool
     )
 
 
+@register.simple_tag(takes_context=True)
+def page_link(context: template.Context, page: int) -> str:
+    """The current list's query string with ?page= set: filter and sort are kept."""
+    request: HttpRequest = context["request"]
+    params = request.GET.copy()
+    params["page"] = str(page)
+    return "?" + params.urlencode()
+
+
 @register.filter
 def state_badge(state: str) -> str:
     """A badge for a group state (rebalancing states stand out)."""

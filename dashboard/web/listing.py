@@ -8,7 +8,11 @@ from typing import Any, TypeVar
 
 from django.http import QueryDict
 
+from dashboard.kafka.errors import InvalidRequest
+
 T = TypeVar("T")
+
+MAX_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -18,10 +22,45 @@ class ListQuery:
     q: str
     sort: str
     descending: bool
+    page: int = 1
+    limit: int = 100
 
 
-def list_query(params: QueryDict, *, fields: Sequence[str], default: str) -> ListQuery:
-    """Read ?q=, ?sort= and ?dir= leniently: unknown values fall back to the defaults."""
+@dataclass(frozen=True)
+class Page:
+    """One page of a filtered, sorted list, and where it sits in the whole."""
+
+    rows: list[Any]
+    total: int  # rows matching the filter, on every page
+    page: int
+    limit: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the filtered list has (at least 1)."""
+        return max((self.total + self.limit - 1) // self.limit, 1)
+
+    def as_json(self) -> dict[str, int]:
+        """The paging fields every list answer carries."""
+        return {"total": self.total, "page": self.page, "limit": self.limit, "pages": self.pages}
+
+
+def _positive(params: QueryDict, name: str, default: int, maximum: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise InvalidRequest(
+            f"?{name}= must be a whole number from 1 to {maximum:,}, not {raw[:50]!r}."
+        )
+    return int(raw)
+
+
+def list_query(
+    params: QueryDict, *, fields: Sequence[str], default: str, limit: int = 100
+) -> ListQuery:
+    """Read ?q=, ?sort= and ?dir= leniently (unknown values fall back to the defaults), and
+    ?page= / ?limit= strictly: a bad number is a 400, a page past the end is empty."""
     sort = params.get("sort", default)
     if sort not in fields:
         sort = default
@@ -29,6 +68,19 @@ def list_query(params: QueryDict, *, fields: Sequence[str], default: str) -> Lis
         q=params.get("q", "").strip()[:200],
         sort=sort,
         descending=params.get("dir", "asc") == "desc",
+        page=_positive(params, "page", 1, 10**6),
+        limit=_positive(params, "limit", limit, MAX_LIMIT),
+    )
+
+
+def paginate(rows: Sequence[T], query: ListQuery) -> Page:
+    """The asked page of rows already filtered and sorted."""
+    start = (query.page - 1) * query.limit
+    return Page(
+        rows=list(rows[start : start + query.limit]),
+        total=len(rows),
+        page=query.page,
+        limit=query.limit,
     )
 
 

@@ -23,6 +23,7 @@ from dashboard.kafka.offsets import (
     reset_plan,
 )
 from dashboard.kafka.produce import OutMessage, ProduceResult, produce_messages
+from dashboard.kafka.shared import shared_forget
 from dashboard.writes.models import AuditRecord
 
 User = AbstractBaseUser | AnonymousUser
@@ -92,8 +93,10 @@ def produce_audited(
             cluster=cluster, topic=topic, messages=messages, partitioner=partitioner
         )
     except KafkaViewError as exc:
+        shared_forget()
         audit_finish(record, status=AuditRecord.Status.FAILED, result={"error": str(exc)})
         raise
+    shared_forget()  # whoever looks next sees what was just written
     audit_finish(
         record,
         status=_outcome_status(result.failed, result.failed + result.delivered),
@@ -122,8 +125,10 @@ def reset_audited(*, user: User, plan: ResetPlan) -> tuple[ResetOutcome, AuditRe
     try:
         outcome = reset_apply(plan=plan)
     except KafkaViewError as exc:
+        shared_forget()
         audit_finish(record, status=AuditRecord.Status.FAILED, result={"error": str(exc)})
         raise
+    shared_forget()  # whoever looks next sees the offsets just moved
     audit_finish(
         record,
         status=_outcome_status(outcome.failed, len(outcome.results)),

@@ -40,7 +40,11 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBrok
 
 @pytest.fixture(scope="session", autouse=True)
 def kafka_settings(kafka_broker: LocalBroker) -> Iterator[None]:
-    with override_settings(KAFKAVIEW_CLUSTERS=clusters_for(kafka_broker.bootstrap_servers)):
+    # Tests change the cluster and look at once: no read is shared unless a test asks
+    # (tests/integration/test_viewers.py sets its own KAFKAVIEW_READ_MAX_AGE).
+    with override_settings(
+        KAFKAVIEW_CLUSTERS=clusters_for(kafka_broker.bootstrap_servers), KAFKAVIEW_READ_MAX_AGE=0
+    ):
         yield
 
 
@@ -70,6 +74,7 @@ def daphne_server(kafka_broker: LocalBroker, django_db_setup, django_db_blocker)
         "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
         "DATABASE_URL": f"sqlite:///{db_name}",
         "DJANGO_SETTINGS_MODULE": "kafkaview.settings",
+        "KAFKAVIEW_READ_MAX_AGE": "0",
     }
     env.pop("KAFKAVIEW_CLUSTERS_FILE", None)
     log = open(CACHE_DIR / "test-daphne.log", "wb")  # noqa: SIM115 - closed below

@@ -1,0 +1,115 @@
+"""Many viewers: shared Kafka reads counted on the real client, and paged lists."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from django.http import QueryDict
+from django.test import override_settings
+
+from dashboard.browse.selectors import groups_view, topics_view
+from dashboard.kafka.requests import requests_counted
+from dashboard.kafka.shared import shared_forget
+from tests.helpers import unique
+
+pytestmark = pytest.mark.django_db
+
+
+def sent(fn: Callable[[], object]) -> int:
+    """How many Kafka requests fn made the real client send to the test cluster."""
+    before = sum(n for (c, _), n in requests_counted().items() if c == "local")
+    fn()
+    return sum(n for (c, _), n in requests_counted().items() if c == "local") - before
+
+
+def together(fn: Callable[[], object], n: int = 2) -> list[object]:
+    barrier = threading.Barrier(n)
+    out: list[object] = []
+
+    def run() -> None:
+        barrier.wait()
+        out.append(fn())
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def group_list_by_lag():
+    # Sorted by lag: every group is described, the whole list's read.
+    return groups_view(cluster="local", params=QueryDict("sort=total_lag&dir=desc"))
+
+
+def test_two_concurrent_requests_cause_one_kafka_read(make_topic) -> None:
+    make_topic("viewed")
+    with override_settings(KAFKAVIEW_READ_MAX_AGE=1.0):
+        shared_forget()
+        alone = sent(group_list_by_lag)
+        assert alone > 0
+        shared_forget()
+        views: list[object] = []
+        assert sent(lambda: views.extend(together(group_list_by_lag))) == alone
+        assert views[0].read_at == views[1].read_at  # type: ignore[attr-defined]
+
+
+def test_a_read_older_than_the_max_age_is_read_again() -> None:
+    with override_settings(KAFKAVIEW_READ_MAX_AGE=0.3):
+        shared_forget()
+        alone = sent(group_list_by_lag)
+        assert sent(group_list_by_lag) == 0  # within 0.3 s: reused
+        time.sleep(0.35)
+        assert sent(group_list_by_lag) == alone
+
+
+def test_zero_turns_sharing_off() -> None:
+    with override_settings(KAFKAVIEW_READ_MAX_AGE=0):
+        alone = sent(group_list_by_lag)
+        assert sent(lambda: together(group_list_by_lag)) == 2 * alone
+
+
+def test_a_page_reads_only_its_own_topics_watermarks(make_topic) -> None:
+    prefix = unique("paged")
+    for _ in range(3):
+        make_topic(prefix, partitions=2)
+    with override_settings(KAFKAVIEW_READ_MAX_AGE=0):
+        page = topics_view(cluster="local", params=QueryDict(f"q={prefix}&limit=2&page=2"))
+    assert page.page.total == 3 and len(page.rows) == 1 and page.page.pages == 2
+    assert page.rows[0].messages == 0
+
+
+@pytest.mark.parametrize("path", ["/api/clusters/local/topics/", "/api/clusters/local/groups/"])
+def test_json_lists_are_paged_with_a_total(viewer, kafka_broker, make_topic, path: str) -> None:
+    prefix = unique("pagejson")
+    for _ in range(3):
+        make_topic(prefix)
+    kind = "topics" if "topics" in path else "groups"
+    # Groups: three that committed on a topic of this test (their ids carry the prefix).
+    if kind == "groups":
+        topic = make_topic(prefix)
+        for i in range(3):
+            bootstrap = kafka_broker.bootstrap_servers
+            c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{prefix}-g{i}"})
+            c.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
+            c.close()
+    first = viewer.get(f"{path}?q={prefix}&limit=2").json()
+    assert (first["total"], first["page"], first["limit"], first["pages"]) == (3, 1, 2, 2)
+    assert len(first[kind]) == 2
+    second = viewer.get(f"{path}?q={prefix}&limit=2&page=2").json()
+    assert len(second[kind]) == 1
+    names = {r["name" if kind == "topics" else "group"] for r in first[kind] + second[kind]}
+    assert len(names) == 3
+    past = viewer.get(f"{path}?q={prefix}&limit=2&page=9")
+    assert past.status_code == 200 and past.json()[kind] == []
+    for bad in ("page=0", "page=x", "limit=0", "limit=100000", "page=-3"):
+        answer = viewer.get(f"{path}?{bad}")
+        assert answer.status_code == 400, bad
+        assert answer.json()["error"]["type"] == "invalid_request"
+        page = viewer.get(f"{path.replace('/api', '')}?{bad}")
+        assert page.status_code == 400, bad
