@@ -150,6 +150,29 @@ def metadata_topics(*, cluster: str):  # type: ignore[no-untyped-def]
     return call(lambda: admin.list_topics(timeout=request_timeout()), cluster=cluster).topics
 
 
+def _summaries(
+    topics: dict[str, Any], *, include_internal: bool, marks: dict[tuple[str, int], Watermarks]
+) -> tuple[TopicSummary, ...]:
+    """List rows from metadata; messages from the watermarks given (-1 where none were read)."""
+    rows = []
+    for name, meta in topics.items():
+        if not include_internal and is_internal(name):
+            continue
+        parts = meta.partitions.values()
+        counted = [marks[(name, p.id)].messages for p in parts if (name, p.id) in marks]
+        rows.append(
+            TopicSummary(
+                name=name,
+                internal=is_internal(name),
+                partitions=len(meta.partitions),
+                replication_factor=max((len(p.replicas) for p in parts), default=0),
+                messages=sum(counted) if counted or not parts else -1,
+                under_replicated=sum(1 for p in parts if len(p.isrs) < len(p.replicas)),
+            )
+        )
+    return tuple(sorted(rows, key=lambda r: r.name))
+
+
 def topic_list(*, cluster: str, include_internal: bool = False) -> TopicList:
     """Every topic with partitions, replication factor, message count, under-replicated count."""
     topics = metadata_topics(cluster=cluster)
@@ -157,43 +180,15 @@ def topic_list(*, cluster: str, include_internal: bool = False) -> TopicList:
     marks = watermarks_all(
         cluster=cluster, partitions=((n, p) for n, t in chosen.items() for p in t.partitions)
     )
-    rows = []
-    for name, meta in chosen.items():
-        parts = meta.partitions.values()
-        rows.append(
-            TopicSummary(
-                name=name,
-                internal=is_internal(name),
-                partitions=len(meta.partitions),
-                replication_factor=max((len(p.replicas) for p in parts), default=0),
-                messages=sum(marks[(name, p.id)].messages for p in parts),
-                under_replicated=sum(1 for p in parts if len(p.isrs) < len(p.replicas)),
-            )
-        )
-    rows.sort(key=lambda r: r.name)
-    return TopicList(cluster=cluster, topics=tuple(rows), read_at=datetime.now(UTC))
+    rows = _summaries(chosen, include_internal=True, marks=marks)
+    return TopicList(cluster=cluster, topics=rows, read_at=datetime.now(UTC))
 
 
 def topic_index(*, cluster: str, include_internal: bool = False) -> TopicList:
     """Every topic from metadata alone, for sorting and paging; `messages` is -1 (unread)."""
     topics = metadata_topics(cluster=cluster)
-    rows = []
-    for name, meta in topics.items():
-        if not include_internal and is_internal(name):
-            continue
-        parts = meta.partitions.values()
-        rows.append(
-            TopicSummary(
-                name=name,
-                internal=is_internal(name),
-                partitions=len(meta.partitions),
-                replication_factor=max((len(p.replicas) for p in parts), default=0),
-                messages=-1,
-                under_replicated=sum(1 for p in parts if len(p.isrs) < len(p.replicas)),
-            )
-        )
-    rows.sort(key=lambda r: r.name)
-    return TopicList(cluster=cluster, topics=tuple(rows), read_at=datetime.now(UTC))
+    rows = _summaries(topics, include_internal=include_internal, marks={})
+    return TopicList(cluster=cluster, topics=rows, read_at=datetime.now(UTC))
 
 
 def topic_messages(*, cluster: str, partitions: dict[str, int]) -> dict[str, int]:
