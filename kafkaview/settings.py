@@ -10,6 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from dashboard.access.rules import AccessConfigError, access_load
 from dashboard.kafka.config import clusters_from_env
 from dashboard.kafka.errors import ClusterConfigError
 from kafkaview.env import (
@@ -27,11 +28,18 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 ENV = os.environ
 
 
-def _stop(problem: str) -> ImproperlyConfigured:
-    """Say what is wrong on stderr (management commands otherwise show a traceback)."""
-    if "pytest" not in sys.modules:
+class StartupError(ImproperlyConfigured):
+    """A bad environment variable or configuration file; its message is already on stderr."""
+
+
+def _stop(problem: str) -> StartupError:
+    """Say what is wrong on stderr (manage.py then exits without a traceback)."""
+    # Django imports the settings again after a failed first import: say it once.
+    said: set[str] = sys.__dict__.setdefault("_kafkaview_startup_said", set())
+    if "pytest" not in sys.modules and problem not in said:
+        said.add(problem)
         sys.stderr.write(f"kafkaview: {problem}\n")
-    return ImproperlyConfigured(problem)
+    return StartupError(problem)
 
 
 # Every value read from the environment is checked here, once; a bad one stops start-up
@@ -75,6 +83,16 @@ try:
 except ClusterConfigError as exc:
     # Stop start-up with the file, key and problem, not a traceback through settings.
     raise _stop(f"bad cluster configuration: {exc}") from None
+
+try:
+    # Scoped roles and masks (dashboard/access/); None: every logged-in user sees everything
+    # and the two write permissions decide who produces and resets, as before.
+    _access_file = env_str(ENV, "KAFKAVIEW_ACCESS_FILE", "")
+    KAFKAVIEW_ACCESS = access_load(_access_file) if _access_file else None
+except EnvError as exc:
+    raise _stop(f"bad environment variable: {exc}") from None
+except AccessConfigError as exc:
+    raise _stop(f"bad access rules: {exc}") from None
 
 if not SECRET_KEY:
     # A per-machine key kept in the git-ignored cache, so sessions survive restarts

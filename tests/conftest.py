@@ -14,11 +14,22 @@ def user(django_user_model: Any) -> Any:
     return django_user_model.objects.create_user(username=unique("user"), password=PASSWORD)
 
 
+def roles_ensure() -> None:
+    """The viewer and operator groups, as the migration makes them (a transactional test
+    before this one may have flushed them)."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("dashboard.migrations.0002_roles").create_roles(apps, None)
+
+
 @pytest.fixture
 def operator(client: Any, user: Any) -> Any:
     """A test client logged in as a member of the operator group (may produce and reset)."""
     from django.contrib.auth.models import Group
 
+    roles_ensure()
     user.groups.add(Group.objects.get(name="operator"))
     client.force_login(user)
     return client
@@ -29,6 +40,7 @@ def viewer(client: Any, user: Any) -> Any:
     """A test client logged in as a member of the viewer group (read only)."""
     from django.contrib.auth.models import Group
 
+    roles_ensure()
     user.groups.add(Group.objects.get(name="viewer"))
     client.force_login(user)
     return client

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.http import QueryDict
 
+from dashboard.access.policy import Scope, cluster_check, group_check, topic_check
 from dashboard.kafka.allgroups import groups_listing
 from dashboard.kafka.clusters import ClusterOverview, cluster_config, cluster_overview
 from dashboard.kafka.config import ClusterConfig
@@ -21,6 +22,7 @@ from dashboard.kafka.groups import (
     GroupSummary,
     group_detail,
     group_list,
+    group_visible,
     topic_groups,
 )
 from dashboard.kafka.lagtime import message_times
@@ -67,10 +69,25 @@ class OverviewView:
     config: ClusterConfig
 
 
-def overview_view(*, cluster: str) -> OverviewView:
-    """Cluster id, controller, brokers and counts, with the cluster's configuration."""
+def overview_view(*, cluster: str, scope: Scope) -> OverviewView:
+    """Cluster id, controller, brokers and counts (of what the user sees), with its config."""
+    cluster_check(scope, cluster)
     config = cluster_config(cluster=cluster)
     overview = shared_read(("overview", cluster), lambda: cluster_overview(cluster=cluster))
+    if scope.limited:
+        index = shared_read(
+            ("topic-index", cluster, True),
+            lambda: topic_index(cluster=cluster, include_internal=True),
+        )
+        listing = shared_read(("group-listing", cluster), lambda: groups_listing(cluster=cluster))
+        seen = [t for t in index.topics if scope.sees_topic(cluster, t.name)]
+        overview = dataclasses.replace(
+            overview,
+            topic_count=sum(1 for t in seen if not t.internal),
+            internal_topic_count=sum(1 for t in seen if t.internal),
+            partition_count=sum(t.partitions for t in seen),
+            group_count=sum(1 for g in listing.groups if scope.sees_group(cluster, g.group)),
+        )
     return OverviewView(overview=overview, config=config)
 
 
@@ -81,17 +98,19 @@ class TopicsView:
     read_at: datetime
     rows: list[TopicSummary]
     page: Page
-    all_count: int  # topics before the filter
+    all_count: int  # topics before the filter (of those the user may view)
     query: ListQuery
     internal: bool
+    hidden: int = 0  # topics the user may not view, left out of every count
 
 
 # Sorts the metadata alone can answer: only the shown page's watermarks are read.
 TOPIC_METADATA_SORTS = frozenset({"name", "partitions", "replication_factor", "under_replicated"})
 
 
-def topics_view(*, cluster: str, params: QueryDict, limit: int = 100) -> TopicsView:
+def topics_view(*, cluster: str, params: QueryDict, scope: Scope, limit: int = 100) -> TopicsView:
     """A page of topics, filtered and sorted by ?q=, ?sort=, ?dir=, ?page=, ?limit=."""
+    cluster_check(scope, cluster)
     query = list_query(params, fields=TOPIC_FIELDS, default="name", limit=limit)
     internal = params.get("internal", "") in YES
     if query.sort in TOPIC_METADATA_SORTS:
@@ -99,7 +118,8 @@ def topics_view(*, cluster: str, params: QueryDict, limit: int = 100) -> TopicsV
             ("topic-index", cluster, internal),
             lambda: topic_index(cluster=cluster, include_internal=internal),
         )
-        page = paginate(apply(index.topics, query, name_field="name"), query)
+        visible = _visible_topics(scope, cluster, index.topics)
+        page = paginate(apply(visible, query, name_field="name"), query)
         wanted = {t.name: t.partitions for t in page.rows}
         counts = shared_read(
             ("topic-messages", cluster, tuple(sorted(wanted.items()))),
@@ -113,16 +133,26 @@ def topics_view(*, cluster: str, params: QueryDict, limit: int = 100) -> TopicsV
             ("topics", cluster, internal),
             lambda: topic_list(cluster=cluster, include_internal=internal),
         )
-        page = paginate(apply(data.topics, query, name_field="name"), query)
+        visible = _visible_topics(scope, cluster, data.topics)
+        page = paginate(apply(visible, query, name_field="name"), query)
         rows = page.rows
     return TopicsView(
         read_at=data.read_at,
         rows=rows,
         page=page,
-        all_count=len(data.topics),
+        all_count=len(visible),
         query=query,
         internal=internal,
+        hidden=len(data.topics) - len(visible),
     )
+
+
+def _visible_topics(
+    scope: Scope, cluster: str, topics: tuple[TopicSummary, ...]
+) -> tuple[TopicSummary, ...]:
+    if not scope.limited:
+        return topics
+    return tuple(t for t in topics if scope.sees_topic(cluster, t.name))
 
 
 @dataclass(frozen=True)
@@ -133,15 +163,20 @@ class TopicView:
     groups: tuple[GroupSummary, ...]
 
 
-def topic_view(*, cluster: str, topic: str) -> TopicView:
-    """A topic in full and the groups that consume it (lag counted on this topic)."""
-    return shared_read(
+def topic_view(*, cluster: str, topic: str, scope: Scope) -> TopicView:
+    """A topic in full and the groups (the user may view) that consume it."""
+    topic_check(scope, cluster, topic)
+    view = shared_read(
         ("topic", cluster, topic),
         lambda: TopicView(
             topic=topic_detail(cluster=cluster, topic=topic),
             groups=topic_groups(cluster=cluster, topic=topic),
         ),
     )
+    if scope.limited:
+        shown = tuple(g for g in view.groups if scope.sees_group(cluster, g.group))
+        view = TopicView(topic=view.topic, groups=shown)
+    return view
 
 
 @dataclass(frozen=True)
@@ -152,26 +187,32 @@ class GroupsView:
     notice: str | None
     rows: list[GroupListRow]
     page: Page
-    all_count: int  # groups before the filter
+    all_count: int  # groups before the filter (of those the user may view)
     query: ListQuery
     sampler: dict[str, object]
+    hidden: int = 0  # groups the user may not view, left out of every count
 
 
 # Sorts the listing alone can answer: only the shown page's groups are described.
 GROUP_LISTING_SORTS = frozenset({"group", "state", "type"})
 
 
-def groups_view(*, cluster: str, params: QueryDict, limit: int = 100) -> GroupsView:
+def groups_view(*, cluster: str, params: QueryDict, scope: Scope, limit: int = 100) -> GroupsView:
     """A page of groups with lag and status, by ?q=, ?sort=, ?dir=, ?page=, ?limit=."""
+    cluster_check(scope, cluster)
     query = list_query(params, fields=GROUP_FIELDS, default="group", limit=limit)
     sampler = shared_read(("sampler", cluster), lambda: sampler_state(cluster=cluster))
+    visible_topic = scope.topic_filter(cluster)
     if query.sort in GROUP_LISTING_SORTS:
         listing = shared_read(("group-listing", cluster), lambda: groups_listing(cluster=cluster))
-        page = paginate(apply(listing.groups, query, name_field="group"), query)
+        seen = [g for g in listing.groups if scope.sees_group(cluster, g.group)]
+        page = paginate(apply(seen, query, name_field="group"), query)
         names = tuple(g.group for g in page.rows)
         data = shared_read(
-            ("groups-page", cluster, names),
-            lambda: group_list(cluster=cluster, only=names, listing=listing),
+            ("groups-page", cluster, names, scope.key),
+            lambda: group_list(
+                cluster=cluster, only=names, listing=listing, visible_topic=visible_topic
+            ),
         )
         # The sampler's verdicts are database reads: shared like the Kafka read.
         verdicts = shared_read(
@@ -180,18 +221,22 @@ def groups_view(*, cluster: str, params: QueryDict, limit: int = 100) -> GroupsV
         )
         by_name = {r.group: r for r in verdicts}
         rows = [by_name[n] for n in names if n in by_name]
-        all_count = len(listing.groups)
+        all_count, hidden = len(seen), len(listing.groups) - len(seen)
     else:
         # Sorting by lag, members, topics or status needs every group described: one
         # batched read of all of them (every request in flight at once).
-        data = shared_read(("groups", cluster), lambda: group_list(cluster=cluster))
+        data = shared_read(
+            ("groups", cluster, scope.key),
+            lambda: group_list(cluster=cluster, visible_topic=visible_topic),
+        )
         everything = shared_read(
             ("group-rows", cluster, data.read_at),
             lambda: group_list_rows(cluster=cluster, summaries=data.groups),
         )
-        page = paginate(apply(everything, query, name_field="group"), query)
+        seen_rows = [r for r in everything if scope.sees_group(cluster, r.group)]
+        page = paginate(apply(seen_rows, query, name_field="group"), query)
         rows = page.rows
-        all_count = len(data.groups)
+        all_count, hidden = len(seen_rows), len(everything) - len(seen_rows)
     return GroupsView(
         read_at=data.read_at,
         notice=data.notice,
@@ -200,6 +245,7 @@ def groups_view(*, cluster: str, params: QueryDict, limit: int = 100) -> GroupsV
         all_count=all_count,
         query=query,
         sampler=sampler,
+        hidden=hidden,
     )
 
 
@@ -224,9 +270,13 @@ class ShareGroupView:
     sampler: dict[str, object]
 
 
-def group_view(*, cluster: str, group: str) -> GroupView | ShareGroupView:
+def group_view(*, cluster: str, group: str, scope: Scope) -> GroupView | ShareGroupView:
     """The group, each partition's exact lag seconds, last commit and sampled verdict."""
+    group_check(scope, cluster, group)
     detail, times = shared_read(("group", cluster, group), lambda: _group_read(cluster, group))
+    visible_topic = scope.topic_filter(cluster)
+    if visible_topic is not None:
+        detail = group_visible(detail, visible_topic)
     if isinstance(detail, ShareGroup):
         return _share_view(cluster=cluster, detail=detail)
     health = group_partitions_health(cluster=cluster, group=detail.group)

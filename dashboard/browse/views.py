@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from dashboard.access.policy import scope_of
 from dashboard.browse.selectors import (
     ShareGroupView,
     group_view,
@@ -16,12 +17,11 @@ from dashboard.browse.selectors import (
 )
 from dashboard.lag.history import RANGES, group_events, range_minutes
 from dashboard.web.jsonutil import to_json
-from dashboard.web.permissions import PRODUCE, RESET, may
 
 
 @require_GET
 def overview(request: HttpRequest, cluster: str) -> HttpResponse:
-    view = overview_view(cluster=cluster)
+    view = overview_view(scope=scope_of(request.user), cluster=cluster)
     return render(
         request,
         "dashboard/overview.html",
@@ -35,7 +35,9 @@ def overview(request: HttpRequest, cluster: str) -> HttpResponse:
 
 @require_GET
 def api_overview(request: HttpRequest, cluster: str) -> HttpResponse:
-    return JsonResponse(to_json(overview_view(cluster=cluster).overview))
+    return JsonResponse(
+        to_json(overview_view(scope=scope_of(request.user), cluster=cluster).overview)
+    )
 
 
 # A list page shows 100 rows; a JSON answer 1,000 topics or 500 groups (each group is
@@ -47,7 +49,9 @@ JSON_GROUPS = 500
 
 @require_GET
 def topics(request: HttpRequest, cluster: str) -> HttpResponse:
-    view = topics_view(cluster=cluster, params=request.GET, limit=PAGE_ROWS)
+    view = topics_view(
+        scope=scope_of(request.user), cluster=cluster, params=request.GET, limit=PAGE_ROWS
+    )
     return render(
         request,
         "dashboard/topics.html",
@@ -57,7 +61,9 @@ def topics(request: HttpRequest, cluster: str) -> HttpResponse:
 
 @require_GET
 def api_topics(request: HttpRequest, cluster: str) -> HttpResponse:
-    view = topics_view(cluster=cluster, params=request.GET, limit=JSON_TOPICS)
+    view = topics_view(
+        scope=scope_of(request.user), cluster=cluster, params=request.GET, limit=JSON_TOPICS
+    )
     return JsonResponse(
         {
             "cluster": cluster,
@@ -70,7 +76,7 @@ def api_topics(request: HttpRequest, cluster: str) -> HttpResponse:
 
 @require_GET
 def topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
-    view = topic_view(cluster=cluster, topic=topic)
+    view = topic_view(scope=scope_of(request.user), cluster=cluster, topic=topic)
     return render(
         request,
         "dashboard/topic.html",
@@ -78,7 +84,7 @@ def topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
             "topic": view.topic,
             "groups": view.groups,
             "cluster": cluster,
-            "can_produce": may(request.user, PRODUCE),
+            "can_produce": scope_of(request.user).may("produce", cluster=cluster, topic=topic),
             "ranges": RANGES,
             "range": range_minutes(request.GET.get("range"))[0],
         },
@@ -87,13 +93,15 @@ def topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
 
 @require_GET
 def api_topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
-    view = topic_view(cluster=cluster, topic=topic)
+    view = topic_view(scope=scope_of(request.user), cluster=cluster, topic=topic)
     return JsonResponse({**to_json(view.topic), "groups": to_json(view.groups)})
 
 
 @require_GET
 def groups(request: HttpRequest, cluster: str) -> HttpResponse:
-    view = groups_view(cluster=cluster, params=request.GET, limit=PAGE_ROWS)
+    view = groups_view(
+        scope=scope_of(request.user), cluster=cluster, params=request.GET, limit=PAGE_ROWS
+    )
     return render(
         request,
         "dashboard/groups.html",
@@ -109,7 +117,9 @@ def groups(request: HttpRequest, cluster: str) -> HttpResponse:
 
 @require_GET
 def api_groups(request: HttpRequest, cluster: str) -> HttpResponse:
-    view = groups_view(cluster=cluster, params=request.GET, limit=JSON_GROUPS)
+    view = groups_view(
+        scope=scope_of(request.user), cluster=cluster, params=request.GET, limit=JSON_GROUPS
+    )
     return JsonResponse(
         {
             "cluster": cluster,
@@ -124,7 +134,7 @@ def api_groups(request: HttpRequest, cluster: str) -> HttpResponse:
 
 @require_GET
 def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
-    view = group_view(cluster=cluster, group=group)
+    view = group_view(scope=scope_of(request.user), cluster=cluster, group=group)
     if isinstance(view, ShareGroupView):
         return render(
             request,
@@ -136,7 +146,7 @@ def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
                 "events": group_events(cluster=cluster, group=group),
                 "sampler": view.sampler,
                 "cluster": cluster,
-                "can_reset": may(request.user, RESET),
+                "can_reset": scope_of(request.user).may("reset", cluster=cluster, group=group),
             },
         )
     return render(
@@ -152,14 +162,14 @@ def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
             "ranges": RANGES,
             "range": range_minutes(request.GET.get("range"))[0],
             "cluster": cluster,
-            "can_reset": may(request.user, RESET),
+            "can_reset": scope_of(request.user).may("reset", cluster=cluster, group=group),
         },
     )
 
 
 @require_GET
 def api_group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
-    view = group_view(cluster=cluster, group=group)
+    view = group_view(scope=scope_of(request.user), cluster=cluster, group=group)
     rows = [{k: v for k, v in row.items() if k != "p"} for row in view.rows]
     return JsonResponse(
         {

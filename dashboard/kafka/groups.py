@@ -9,9 +9,11 @@ committed offset, and no lag where nothing is committed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from confluent_kafka.admin import OffsetSpec
 
@@ -148,9 +150,14 @@ def _share_lag(raw: GroupRaw) -> dict[tuple[str, int], int | None]:
 
 
 def _summary(
-    raw: GroupRaw, ends: dict[tuple[str, int], int | None], *, topic: str | None = None
+    raw: GroupRaw,
+    ends: dict[tuple[str, int], int | None],
+    *,
+    topic: str | None = None,
+    visible_topic: Callable[[str], bool] | None = None,
 ) -> GroupSummary:
-    """A group's list row; with topic, only that topic's partitions count."""
+    """A group's list row; with topic, only that topic's partitions count; partitions of
+    topics that are not visible_topic are left out (and out of the totals)."""
     members = raw_members(raw)
     if raw.share is not None:
         lag_by_key = _share_lag(raw)
@@ -164,6 +171,8 @@ def _summary(
         without = 0
     if topic is not None:
         keys = {k for k in keys if k[0] == topic}
+    if visible_topic is not None:
+        keys = {k for k in keys if visible_topic(k[0])}
     lags = [lag for key in keys if (lag := lag_by_key.get(key)) is not None]
     if raw.share is None:
         without = sum(1 for k in keys if k not in raw.committed)
@@ -185,11 +194,16 @@ def _summary(
 
 
 def group_list(
-    *, cluster: str, only: Sequence[str] | None = None, listing: GroupListing | None = None
+    *,
+    cluster: str,
+    only: Sequence[str] | None = None,
+    listing: GroupListing | None = None,
+    visible_topic: Callable[[str], bool] | None = None,
 ) -> GroupList:
-    """Every group of every type (or only the named ones) with state, members and lag."""
+    """Every group of every type (or only the named ones) with state, members and lag;
+    partitions of topics that are not visible_topic are left out."""
     raws, ends, notice = _all_groups(cluster=cluster, only=only, listing=listing)
-    rows = tuple(_summary(raw, ends) for raw in raws)
+    rows = tuple(_summary(raw, ends, visible_topic=visible_topic) for raw in raws)
     return GroupList(cluster=cluster, groups=rows, read_at=datetime.now(UTC), notice=notice)
 
 
@@ -264,6 +278,28 @@ def group_detail(*, cluster: str, group: str) -> Group | ShareGroup:
         streams=raw.streams,
         consumer_protocol=raw.consumer_protocol,
     )
+
+
+def group_visible(group: Group | ShareGroup, visible_topic: Callable[[str], bool]) -> Any:
+    """The group with the partitions (and assignments) of hidden topics left out."""
+    kept = tuple(p for p in group.partitions if visible_topic(p.topic))
+    members = tuple(
+        dataclasses.replace(m, assignment=tuple(a for a in m.assignment if visible_topic(a[0])))
+        for m in group.members
+    )
+    lags = [p.lag for p in kept if p.lag is not None]
+    changes: dict[str, Any] = {
+        "partitions": kept,
+        "members": members,
+        "topics": tuple(t for t in group.topics if visible_topic(t)),
+        "total_lag": sum(lags),
+        "max_lag": max(lags, default=0),
+    }
+    if isinstance(group, Group):
+        changes["partitions_without_commit"] = sum(
+            1 for p in kept if isinstance(p, PartitionLag) and p.committed_offset is None
+        )
+    return dataclasses.replace(group, **changes)
 
 
 def topic_groups(*, cluster: str, topic: str) -> tuple[GroupSummary, ...]:

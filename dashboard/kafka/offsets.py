@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,8 +208,15 @@ def _committed(cluster: str, group: str) -> dict[Key, int]:
     }
 
 
-def reset_plan(*, cluster: str, group: str, request: ResetRequest) -> ResetPlan:
-    """Preview a reset: refused for a group with members; every partition's new offset."""
+def reset_plan(
+    *,
+    cluster: str,
+    group: str,
+    request: ResetRequest,
+    visible_topic: Callable[[str], bool] | None = None,
+) -> ResetPlan:
+    """Preview a reset: refused for a group with members; every partition's new offset.
+    With visible_topic, partitions of other topics are neither shown nor moved."""
     if request.strategy not in STRATEGIES:
         raise InvalidRequest(f"strategy must be one of {', '.join(STRATEGIES)}.")
     detail = group_detail(cluster=cluster, group=group)
@@ -246,6 +253,10 @@ def reset_plan(*, cluster: str, group: str, request: ResetRequest) -> ResetPlan:
         # All topics the group has committed offsets on, every partition of each.
         names = {t for t, _ in committed}
         keys = {(t, p) for t in names if t in topics for p in topics[t].partitions}
+    if visible_topic is not None:
+        if request.topic and not visible_topic(request.topic):
+            raise TopicNotFound(cluster=cluster, topic=request.topic)
+        keys = {k for k in keys if visible_topic(k[0])}
     if not keys:
         raise InvalidRequest(
             "Nothing to reset: the group has no committed offsets; choose a topic."
@@ -305,10 +316,15 @@ def reset_plan(*, cluster: str, group: str, request: ResetRequest) -> ResetPlan:
 
 
 def reset_confirm(
-    *, cluster: str, group: str, request: ResetRequest, fingerprint: str
+    *,
+    cluster: str,
+    group: str,
+    request: ResetRequest,
+    fingerprint: str,
+    visible_topic: Callable[[str], bool] | None = None,
 ) -> ResetPlan:
     """Plan again; PlanChanged (with the new plan) if it differs from what was previewed."""
-    plan = reset_plan(cluster=cluster, group=group, request=request)
+    plan = reset_plan(cluster=cluster, group=group, request=request, visible_topic=visible_topic)
     if plan.fingerprint != fingerprint:
         raise PlanChanged(plan)
     return plan

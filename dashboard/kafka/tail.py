@@ -32,6 +32,7 @@ from confluent_kafka.admin import OffsetSpec
 
 from dashboard.kafka.clusters import call, client_config, connect_timeout_ms, wait
 from dashboard.kafka.errors import InvalidRequest, TopicNotFound
+from dashboard.kafka.masking import MaskedMessage, Masker
 from dashboard.kafka.render import DEFAULT_CAP, render_dict, timestamp_type_name
 from dashboard.kafka.tail_request import TailRequest
 from dashboard.kafka.topics import metadata_topics, offsets_send, watermarks_all
@@ -184,6 +185,13 @@ def record_dict(msg: Any, *, cap: int = DEFAULT_CAP) -> dict[str, Any]:
     }
 
 
+def record_mark(record: dict[str, Any], masked: dict[str, bool]) -> None:
+    """Mark the rendered parts a mask changed, so the page can say so."""
+    record["key"]["masked"] = masked["key"]
+    record["value"]["masked"] = masked["value"]
+    record["masked"] = masked["any"]
+
+
 def record_json(record: dict[str, Any]) -> bytes:
     """A rendered record as UTF-8 JSON (orjson: ~5x the standard library on records)."""
     try:
@@ -255,8 +263,12 @@ class TailSession:
         max_bytes: int = BUFFER_BYTES,
         limit: int | None = None,
         notify: Callable[[], None] | None = None,
+        masker: Masker | None = None,
     ) -> None:
         self.cluster = cluster
+        # Masks hide parts of values before anything leaves the server; the filter sees
+        # the masked values too, so a search cannot find what the mask hides.
+        self._masker = masker
         # Called from the poll thread when records wait where none did, or a search ends:
         # the reader's side sleeps until then instead of looking every few milliseconds.
         self._notify = notify or (lambda: None)
@@ -481,7 +493,7 @@ class TailSession:
         # but the client's accessors and the filter (bench/tail.py measures it).
         if self._finished is not None:
             return
-        match, end_of = self._match, self._end
+        match, end_of, masker = self._match, self._end, self._masker
         # A search's partitions: the last offset in range before which a message needs no
         # end check (one comparison in the common case); -1 once done: all are past it.
         last_of = {p: -1 if p in self._done else end - 1 for p, end in end_of.items()}
@@ -518,9 +530,12 @@ class TailSession:
                 last_of[partition] = -1
             consumed += 1
             consumed_next[partition] = offset + 1
-            if match is not None and not match(msg):
+            seen = msg if masker is None else MaskedMessage(msg, masker)
+            if match is not None and not match(seen):
                 continue  # scanned, not shown: the reader is past it all the same
-            record = record_dict(msg)
+            record = record_dict(seen)
+            if isinstance(seen, MaskedMessage):
+                record_mark(record, seen.masked)
             encoded = Encoded(partition, offset, record["timestamp"], record_json(record))
             taken.append(encoded)
             weights += encoded.weight

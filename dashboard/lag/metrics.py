@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -20,7 +20,20 @@ GROUP_LABELS = ["cluster", "group", "type"]
 
 
 class HistoryCollector(Collector):
-    """Lag, lag seconds, status and end offsets by cluster, group, topic and partition."""
+    """Lag, lag seconds, status and end offsets by cluster, group, topic and partition.
+
+    With sees_group / sees_topic (a person under access rules), only the groups and
+    topics they may view are exported, and a group's total counts its visible partitions.
+    """
+
+    def __init__(
+        self,
+        *,
+        sees_group: Callable[[str, str], bool] | None = None,
+        sees_topic: Callable[[str, str], bool] | None = None,
+    ) -> None:
+        self.sees_group = sees_group or (lambda cluster, group: True)
+        self.sees_topic = sees_topic or (lambda cluster, topic: True)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         up = GaugeMetricFamily(
@@ -79,8 +92,14 @@ class HistoryCollector(Collector):
             last_ok.add_metric([cluster], ok.at.timestamp())
             types = dict(GroupState.objects.filter(cluster=cluster).values_list("group", "type"))
             for row in LagSample.objects.filter(cluster=cluster, at=ok.at).order_by("group"):
+                if not self.sees_group(cluster, row.group):
+                    continue
                 kind = types.get(row.group, "classic")
+                total = 0
                 for s in row.partition_samples():
+                    if not self.sees_topic(cluster, s.topic):
+                        continue
+                    total += s.lag
                     labels = [cluster, row.group, kind, s.topic, str(s.partition)]
                     lag.add_metric(labels, s.lag)
                     committed.add_metric(labels, s.committed)
@@ -88,7 +107,7 @@ class HistoryCollector(Collector):
                         lag_seconds.add_metric(labels, s.lag_seconds_estimate)
                     if s.status:
                         partition_status.add_metric(labels, Status[s.status].value)
-                group_lag.add_metric([cluster, row.group, kind], row.total_lag)
+                group_lag.add_metric([cluster, row.group, kind], total)
                 # The row already holds the group's verdict (its worst partition's).
                 if row.status in Status.__members__:
                     for status in Status:
@@ -107,7 +126,8 @@ class HistoryCollector(Collector):
             ):
                 newest[(topic, partition)] = end
             for (topic, partition), end in sorted(newest.items()):
-                end_offset.add_metric([cluster, topic, str(partition)], end)
+                if self.sees_topic(cluster, topic):
+                    end_offset.add_metric([cluster, topic, str(partition)], end)
         yield from (
             up,
             last_ok,

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from dashboard.access.policy import group_check, scope_of, topic_check
 from dashboard.kafka.clusters import cluster_config
 from dashboard.kafka.topics import topic_name_check
 from dashboard.lag.conf import sample_interval, status_window
@@ -22,16 +23,41 @@ from dashboard.lag.rules import STATUS_HELP, Status
 @require_GET
 def api_group_history(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
     cluster_config(cluster=cluster)
+    scope = scope_of(request.user)
+    group_check(scope, cluster, group)
     _, minutes = range_minutes(request.GET.get("range"))
-    return JsonResponse(group_history(cluster=cluster, group=group, minutes=minutes))
+    history = group_history(cluster=cluster, group=group, minutes=minutes)
+    if scope.limited:
+        # Partitions of topics the user may not view leave the series and the total.
+        shown = {
+            k: v
+            for k, v in history["partitions"].items()
+            if scope.sees_topic(cluster, k.rpartition("/")[0])
+        }
+        if len(shown) != len(history["partitions"]):
+            history["partitions"] = shown
+            history["total_lag"] = [
+                None
+                if all(v[i] is None for v in shown.values())
+                else sum(v[i] or 0 for v in shown.values())
+                for i in range(len(history["times"]))
+            ]
+    return JsonResponse(history)
 
 
 @require_GET
 def api_topic_history(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
     cluster_config(cluster=cluster)
     topic_name_check(topic)
+    scope = scope_of(request.user)
+    topic_check(scope, cluster, topic)
     _, minutes = range_minutes(request.GET.get("range"))
-    return JsonResponse(topic_history(cluster=cluster, topic=topic, minutes=minutes))
+    history = topic_history(cluster=cluster, topic=topic, minutes=minutes)
+    if scope.limited:
+        history["consume_rate"] = {
+            g: v for g, v in history["consume_rate"].items() if scope.sees_group(cluster, g)
+        }
+    return JsonResponse(history)
 
 
 @require_GET
@@ -69,6 +95,13 @@ def metrics(request: HttpRequest) -> HttpResponse:
             headers={"WWW-Authenticate": 'Bearer realm="kafkaview"'},
         )
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(HistoryCollector())
+    # The token (Prometheus) sees everything; a person sees what their rules let them view.
+    scope = scope_of(request.user) if request.user.is_authenticated else None
+    if scope is not None and scope.limited and not _token_ok(request):
+        registry.register(
+            HistoryCollector(sees_group=scope.sees_group, sees_topic=scope.sees_topic)
+        )
+    else:
+        registry.register(HistoryCollector())
     registry.register(RequestsCollector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -7,14 +7,17 @@ import contextlib
 import logging
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from dashboard.access.policy import scope_of, topic_check
 from dashboard.kafka.errors import KafkaViewError
 from dashboard.kafka.tail import TailBudget, TailSession, batch_frame, tail_plan
 from dashboard.kafka.tail_request import page_size, tail_request
 from dashboard.web.errors import Problem, problem_of
 from dashboard.web.jsonutil import to_json
+from dashboard.writes.services import read_finish, read_start
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,16 @@ class TailConsumer(LoginRequiredJsonConsumer):
         self.cluster = self.scope["url_route"]["kwargs"]["cluster"]
         self.topic = self.scope["url_route"]["kwargs"]["topic"]
         self.session: TailSession | None = None
+        self.read_record: Any = None
+        self.access = await database_sync_to_async(scope_of)(self.scope["user"])
+        try:
+            topic_check(self.access, self.cluster, self.topic, "tail")
+        except KafkaViewError as exc:
+            # Hidden: as if it did not exist (404); visible but not for tailing: 403.
+            problem = problem_of(exc)
+            await self.send_problem(problem)
+            await self.close(code=4000 + problem.status)
+            return
         self.sender: asyncio.Task[None] | None = None
         self.seq = 0
         self.acked = 0
@@ -150,12 +163,20 @@ class TailConsumer(LoginRequiredJsonConsumer):
                 budget=tail_budget(),
                 limit=request.limit,
                 notify=notify,
+                masker=self.access.masker(self.topic),
             )
             await asyncio.to_thread(session.start)
         except KafkaViewError as exc:
             await self.send_problem(problem_of(exc))
             return
         self.session = session
+        try:
+            self.read_record = await database_sync_to_async(read_start)(
+                user=self.scope["user"], cluster=self.cluster, topic=self.topic, request=request
+            )
+        except Exception:
+            # The tail goes on; the missing record is said in the log.
+            log.exception("could not record the read of %s on %s", self.topic, self.cluster)
         self.release(upto=self.seq)
         self.seq = self.acked = 0
         await self.send_json(
@@ -313,6 +334,12 @@ class TailConsumer(LoginRequiredJsonConsumer):
         if self.session is not None:
             session, self.session = self.session, None
             await asyncio.to_thread(session.stop)
+            if self.read_record is not None:
+                record, self.read_record = self.read_record, None
+                try:
+                    await database_sync_to_async(read_finish)(record, stats=session.stats)
+                except Exception:
+                    log.exception("could not complete the read record %s", record.pk)
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "session"):

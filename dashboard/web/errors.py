@@ -15,6 +15,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from dashboard.access.policy import AccessDenied
 from dashboard.kafka.errors import (
     ClusterNotFound,
     ClusterUnavailable,
@@ -26,6 +27,7 @@ from dashboard.kafka.errors import (
 )
 
 ERROR_STATUS: list[tuple[type[KafkaViewError], int, str]] = [
+    (AccessDenied, 403, "forbidden"),
     (ClusterNotFound, 404, "cluster_not_found"),
     (TopicNotFound, 404, "topic_not_found"),
     (GroupNotFound, 404, "group_not_found"),

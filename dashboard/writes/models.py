@@ -21,6 +21,9 @@ class AuditRecord(models.Model):
     class Action(models.TextChoices):
         PRODUCE = "produce", "produce"
         RESET_OFFSETS = "reset_offsets", "reset offsets"
+        # A tail or search opened: who read which topic, from when to when, with what
+        # filter; never the contents.
+        READ = "read", "read (tail or search)"
 
     class Status(models.TextChoices):
         STARTED = "started", "started"

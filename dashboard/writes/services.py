@@ -7,6 +7,7 @@ crash in between leaves a `started` record; values and header values are never s
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -144,21 +145,33 @@ def reset_apply_audited(
     group: str,
     request: ResetRequest,
     fingerprint: str | None,
+    visible_topic: Callable[[str], bool] | None = None,
 ) -> tuple[ResetPlan, ResetOutcome, AuditRecord]:
     """Plan the reset again and apply it, audited. With a fingerprint, only if the plan is
     still the one previewed (PlanChanged carries the new plan); without, as planned now."""
     if fingerprint is None:
-        plan = reset_plan(cluster=cluster, group=group, request=request)
+        plan = reset_plan(
+            cluster=cluster, group=group, request=request, visible_topic=visible_topic
+        )
     else:
-        plan = reset_confirm(cluster=cluster, group=group, request=request, fingerprint=fingerprint)
+        plan = reset_confirm(
+            cluster=cluster,
+            group=group,
+            request=request,
+            fingerprint=fingerprint,
+            visible_topic=visible_topic,
+        )
     outcome, record = reset_audited(user=user, plan=plan)
     return plan, outcome, record
 
 
-def audit_rows(*, limit: int = 500) -> list[dict[str, Any]]:
-    """The newest records, each with the offsets an undo would put back (JSON), if any."""
+def audit_rows(*, scope: Any = None, limit: int = 500) -> list[dict[str, Any]]:
+    """The newest records (of what the user may view), each with the offsets an undo
+    would put back (JSON), if any."""
     rows = []
     for record in AuditRecord.objects.all()[:limit]:
+        if scope is not None and scope.limited and not _sees(scope, record):
+            continue
         undo = None
         if (
             record.action == AuditRecord.Action.RESET_OFFSETS
@@ -169,3 +182,42 @@ def audit_rows(*, limit: int = 500) -> list[dict[str, Any]]:
                 undo = json.dumps(back)
         rows.append({"record": record, "undo": undo})
     return rows
+
+
+def _sees(scope: Any, record: AuditRecord) -> bool:
+    if record.action == AuditRecord.Action.RESET_OFFSETS:
+        return bool(scope.sees_group(record.cluster, record.target))
+    return bool(scope.sees_topic(record.cluster, record.target))
+
+
+def read_start(*, user: User, cluster: str, topic: str, request: Any) -> AuditRecord:
+    """Record that a tail or search began: who, which topic, where, with which filter."""
+    flt = request.filter
+    return audit_start(
+        user=user,
+        cluster=cluster,
+        action=AuditRecord.Action.READ,
+        target=topic,
+        parameters={
+            "kind": "search" if request.end is not None else "tail",
+            "start": request.start,
+            "partitions": list(request.partitions) if request.partitions else None,
+            "filter": {"text": flt.text, "regex": flt.regex, "on": flt.on} if flt.text else None,
+            "end": request.end,
+            "end_offset": request.end_offset,
+            "end_timestamp_ms": request.end_timestamp_ms,
+            "offset": request.offset,
+            "timestamp_ms": request.timestamp_ms,
+            "limit": request.limit,
+            "max_matches": request.max_matches,
+        },
+    )
+
+
+def read_finish(record: AuditRecord, *, stats: Any) -> None:
+    """Complete a read record when its tail stops: how much was scanned and sent."""
+    audit_finish(
+        record,
+        status=AuditRecord.Status.DONE,
+        result={"consumed": stats.consumed, "matched": stats.matched, "delivered": stats.delivered},
+    )

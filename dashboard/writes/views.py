@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from dashboard.access.policy import Scope, group_check, scope_of, topic_check
 from dashboard.kafka.errors import GroupNotEmpty, InvalidRequest
-from dashboard.kafka.groups import group_detail
+from dashboard.kafka.groups import group_detail, group_visible
 from dashboard.kafka.offsets import (
     STRATEGIES,
     PlanChanged,
     ResetPlan,
+    ResetRequest,
     reset_plan,
 )
 from dashboard.kafka.partitioner import UNKEYED
@@ -29,10 +32,33 @@ def _forbidden(request: HttpRequest, permission: str) -> HttpResponse:
     return problem_response(request, Problem(403, "forbidden", refusal(permission)))
 
 
+def _refused(
+    request: HttpRequest,
+    scope: Scope,
+    action: str,
+    cluster: str,
+    *,
+    topic: str | None = None,
+    group: str | None = None,
+) -> HttpResponse | None:
+    """404 for what the user may not view (raised), 403 for a write not allowed, else None."""
+    if topic is not None:
+        topic_check(scope, cluster, topic)
+    if group is not None:
+        group_check(scope, cluster, group)
+    if scope.may(action, cluster=cluster, topic=topic, group=group):
+        return None
+    if scope.rules is None or settings.KAFKAVIEW_READ_ONLY:
+        return _forbidden(request, PRODUCE if action == "produce" else RESET)
+    what = f"topic {topic!r}" if topic is not None else f"consumer group {group!r}"
+    message = f"You may not {action} on {what}: no access rule of your groups allows it."
+    return problem_response(request, Problem(403, "forbidden", message))
+
+
 @require_http_methods(["GET", "POST"])
 def produce(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
-    if not may(request.user, PRODUCE):
-        return _forbidden(request, PRODUCE)
+    if refused := _refused(request, scope_of(request.user), "produce", cluster, topic=topic):
+        return refused
     target = produce_target(cluster=cluster, topic=topic)
     mode = request.POST.get("mode", "single") if request.method == "POST" else None
     single = ProduceForm(request.POST if mode == "single" else None, partitions=target.partitions)
@@ -76,6 +102,7 @@ def produce(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
 
 @require_GET
 def api_partition_preview(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
+    topic_check(scope_of(request.user), cluster, topic)
     key = request.GET.get("key")
     preview = partition_preview(
         cluster=cluster,
@@ -98,11 +125,20 @@ def _plan_json(plan: ResetPlan) -> dict[str, object]:
     }
 
 
+def _source_check(scope: Scope, cluster: str, wanted: ResetRequest) -> None:
+    # Copying offsets reads another group: the user must be able to see it.
+    if wanted.source_group:
+        group_check(scope, cluster, wanted.source_group)
+
+
 @require_http_methods(["GET", "POST"])
 def reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
-    if not may(request.user, RESET):
-        return _forbidden(request, RESET)
+    scope = scope_of(request.user)
+    if refused := _refused(request, scope, "reset", cluster, group=group):
+        return refused
     detail = group_detail(cluster=cluster, group=group)
+    if (visible_topic := scope.topic_filter(cluster)) is not None:
+        detail = group_visible(detail, visible_topic)
     context: dict[str, object] = {
         "cluster": cluster,
         "group": detail,
@@ -117,6 +153,7 @@ def reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
             if action == "apply":
                 params = json.loads(request.POST.get("parameters") or "{}")
                 _, outcome, record = reset_apply_audited(
+                    visible_topic=scope.topic_filter(cluster),
                     user=request.user,
                     cluster=cluster,
                     group=group,
@@ -125,7 +162,14 @@ def reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
                 )
                 context.update(outcome=outcome, record=record)
             else:
-                plan = reset_plan(cluster=cluster, group=group, request=reset_request(request.POST))
+                wanted_post = reset_request(request.POST)
+                _source_check(scope, cluster, wanted_post)
+                plan = reset_plan(
+                    cluster=cluster,
+                    group=group,
+                    request=wanted_post,
+                    visible_topic=scope.topic_filter(cluster),
+                )
         except PlanChanged as exc:
             plan = exc.plan
             context["changed"] = True
@@ -143,8 +187,9 @@ def reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
 
 @require_http_methods(["POST"])
 def api_reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
-    if not may(request.user, RESET):
-        return _forbidden(request, RESET)
+    scope = scope_of(request.user)
+    if refused := _refused(request, scope, "reset", cluster, group=group):
+        return refused
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:
@@ -155,16 +200,16 @@ def api_reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
     if not isinstance(dry_run, bool):
         raise InvalidRequest("dry_run must be true or false.")
     wanted = reset_request(body)
+    _source_check(scope, cluster, wanted)
     if dry_run:
-        return JsonResponse(
-            {
-                "dry_run": True,
-                "plan": _plan_json(reset_plan(cluster=cluster, group=group, request=wanted)),
-            }
+        planned = reset_plan(
+            cluster=cluster, group=group, request=wanted, visible_topic=scope.topic_filter(cluster)
         )
+        return JsonResponse({"dry_run": True, "plan": _plan_json(planned)})
     fingerprint = body.get("fingerprint")
     try:
         plan, outcome, record = reset_apply_audited(
+            visible_topic=scope.topic_filter(cluster),
             user=request.user,
             cluster=cluster,
             group=group,
@@ -193,5 +238,5 @@ def audit(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboard/audit.html",
-        {"rows": audit_rows(), "can_reset": may(request.user, RESET)},
+        {"rows": audit_rows(scope=scope_of(request.user)), "can_reset": may(request.user, RESET)},
     )

@@ -58,6 +58,12 @@
     }
     const kind = el("span", rendered.kind, "kind kind-" + rendered.kind);
     cell.appendChild(kind);
+    if (rendered.masked) {
+      // The server replaced parts of this value (an access-file mask) with ***.
+      const badge = el("span", "masked", "badge masked");
+      badge.title = "parts of this value are hidden by a mask";
+      cell.appendChild(badge);
+    }
     const text = rendered.text;
     const pre = el("pre", text.length > PREVIEW ? text.slice(0, PREVIEW) + "…" : text);
     cell.appendChild(pre);

@@ -22,7 +22,7 @@ from devtools.broker import LocalBroker
 from tests.helpers import CACHE_DIR, clusters_for, unique
 from tests.integration.test_tail import Tail, produce, run
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 PAGES = [
     "/api/clusters/flaky/",

@@ -25,6 +25,8 @@ from devtools.broker import LocalBroker
 from tests.helpers import CACHE_DIR, clusters_for, unique
 
 APP = URLRouter(websocket_urlpatterns)
+# A tail records who read what (the audit's read records) from the consumer's thread.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def produce(

@@ -11,12 +11,16 @@ from confluent_kafka import Consumer, TopicPartition
 from django.http import QueryDict
 from django.test import override_settings
 
+from dashboard.access.policy import Scope
 from dashboard.browse.selectors import groups_view, topics_view
 from dashboard.kafka.requests import requests_counted
 from dashboard.kafka.shared import shared_forget
 from tests.helpers import unique
 
 pytestmark = pytest.mark.django_db
+
+# No access file: a scope that sees everything.
+ALL = Scope(rules=None, groups=frozenset(), superuser=False, user=None)
 
 
 def sent(fn: Callable[[], object]) -> int:
@@ -44,7 +48,7 @@ def together(fn: Callable[[], object], n: int = 2) -> list[object]:
 
 def group_list_by_lag():
     # Sorted by lag: every group is described, the whole list's read.
-    return groups_view(cluster="local", params=QueryDict("sort=total_lag&dir=desc"))
+    return groups_view(scope=ALL, cluster="local", params=QueryDict("sort=total_lag&dir=desc"))
 
 
 def test_two_concurrent_requests_cause_one_kafka_read(make_topic) -> None:
@@ -79,7 +83,9 @@ def test_a_page_reads_only_its_own_topics_watermarks(make_topic) -> None:
     for _ in range(3):
         make_topic(prefix, partitions=2)
     with override_settings(KAFKAVIEW_READ_MAX_AGE=0):
-        page = topics_view(cluster="local", params=QueryDict(f"q={prefix}&limit=2&page=2"))
+        page = topics_view(
+            scope=ALL, cluster="local", params=QueryDict(f"q={prefix}&limit=2&page=2")
+        )
     assert page.page.total == 3 and len(page.rows) == 1 and page.page.pages == 2
     assert page.rows[0].messages == 0
 

@@ -1,0 +1,223 @@
+"""Scoped access as config: rules and masks from a TOML file (pure: no Django, no Kafka).
+
+    [[rules]]
+    groups = ["payments-team"]         # Django groups the rule is for
+    clusters = ["prod", "local"]       # cluster names; "*" for all (the default)
+    topics = ["payments\\\\..*"]         # regular expressions, full match
+    consumer_groups = ["payments-.*"]  # regular expressions, full match
+    actions = ["view", "tail", "produce", "reset"]
+
+    [[masks]]
+    topics = ["payments\\\\..*"]
+    json_fields = ["card.number", "cvv"]
+    regex = ["\\\\b\\\\d{13,19}\\\\b"]
+
+A user may do an action on a topic (view, tail, produce) or a consumer group (view,
+reset) when a rule of one of their groups allows it on that cluster. Errors name the
+file, the rule and the key, as the clusters file's do.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dashboard.kafka.masking import Masker
+
+ACTIONS = ("view", "tail", "produce", "reset")
+RULE_KEYS = frozenset({"groups", "clusters", "topics", "consumer_groups", "actions"})
+MASK_KEYS = frozenset({"topics", "json_fields", "regex"})
+TOP_KEYS = frozenset({"rules", "masks"})
+FIELD_RE = re.compile(r"^[^.\s]+(\.[^.\s]+)*$")
+
+
+class AccessConfigError(Exception):
+    """The access file is malformed; names the file, the rule or mask, the key and the problem."""
+
+    def __init__(self, *, source: str, key: str, problem: str) -> None:
+        self.source, self.key, self.problem = source, key, problem
+        super().__init__(f"{source}: {key}: {problem}")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What members of some Django groups may do on some clusters, topics and groups."""
+
+    groups: frozenset[str]
+    clusters: frozenset[str]  # "*" for every cluster
+    topics: tuple[re.Pattern[str], ...]
+    consumer_groups: tuple[re.Pattern[str], ...]
+    actions: frozenset[str]
+
+    def covers_cluster(self, cluster: str) -> bool:
+        """Whether the rule speaks of this cluster."""
+        return "*" in self.clusters or cluster in self.clusters
+
+
+@dataclass(frozen=True)
+class Mask:
+    """Parts of values on some topics to hide from everyone but superusers."""
+
+    topics: tuple[re.Pattern[str], ...]
+    json_fields: tuple[str, ...]
+    patterns: tuple[re.Pattern[str], ...]
+
+
+@dataclass(frozen=True)
+class AccessRules:
+    """Every rule and mask of the access file."""
+
+    rules: tuple[Rule, ...]
+    masks: tuple[Mask, ...]
+    source: str = ""
+
+    def allows(
+        self,
+        *,
+        groups: Iterable[str],
+        cluster: str,
+        action: str,
+        topic: str | None = None,
+        group: str | None = None,
+    ) -> bool:
+        """Whether a rule of one of these Django groups allows the action on the thing."""
+        mine = set(groups)
+        for rule in self.rules:
+            if not (rule.groups & mine) or not rule.covers_cluster(cluster):
+                continue
+            if action not in rule.actions:
+                continue
+            if topic is not None and _full(rule.topics, topic):
+                return True
+            if group is not None and _full(rule.consumer_groups, group):
+                return True
+        return False
+
+    def sees_cluster(self, *, groups: Iterable[str], cluster: str) -> bool:
+        """Whether any rule of these groups speaks of the cluster."""
+        mine = set(groups)
+        return any(r.groups & mine and r.covers_cluster(cluster) for r in self.rules)
+
+    def masker(self, *, topic: str) -> Masker | None:
+        """The masks that apply to a topic, merged; None when none does."""
+        chosen = [m for m in self.masks if _full(m.topics, topic)]
+        if not chosen:
+            return None
+        return Masker.of(
+            json_fields=[f for m in chosen for f in m.json_fields],
+            patterns=[p for m in chosen for p in m.patterns],
+        )
+
+
+def _full(patterns: Sequence[re.Pattern[str]], name: str) -> bool:
+    return any(p.fullmatch(name) for p in patterns)
+
+
+@dataclass
+class _Reader:
+    source: str
+    errors: list[str] = field(default_factory=list)
+
+    def fail(self, key: str, problem: str) -> AccessConfigError:
+        return AccessConfigError(source=self.source, key=key, problem=problem)
+
+    def strings(
+        self, table: Mapping[str, Any], key: str, where: str, *, required: bool
+    ) -> list[str]:
+        if key not in table:
+            if required:
+                raise self.fail(f"{where}.{key}", "missing: give a list of strings")
+            return []
+        value = table[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(f"{where}.{key}", f"expected a list of strings, not {value!r:.80}")
+        if required and not value:
+            raise self.fail(f"{where}.{key}", "must not be empty")
+        return value
+
+    def patterns(
+        self, table: Mapping[str, Any], key: str, where: str
+    ) -> tuple[re.Pattern[str], ...]:
+        out = []
+        for i, text in enumerate(self.strings(table, key, where, required=False)):
+            try:
+                out.append(re.compile(text))
+            except re.error as exc:
+                raise self.fail(
+                    f"{where}.{key}[{i}]", f"not a valid regular expression: {exc}"
+                ) from None
+        return tuple(out)
+
+    def unknown(self, table: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
+        extra = sorted(set(table) - allowed)
+        if extra:
+            raise self.fail(
+                f"{where}.{extra[0]}", f"unknown key; known keys: {', '.join(sorted(allowed))}"
+            )
+
+    def tables(self, data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.fail(key, f"expected [[{key}]] tables")
+        return value
+
+
+def access_parse(text: str, *, source: str) -> AccessRules:
+    """Rules and masks from the file's text; AccessConfigError names what is wrong."""
+    reader = _Reader(source)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise reader.fail("(file)", f"not valid TOML: {exc}") from None
+    reader.unknown(data, TOP_KEYS, "(top level)")
+    rules = []
+    for i, table in enumerate(reader.tables(data, "rules")):
+        where = f"rules[{i}]"
+        reader.unknown(table, RULE_KEYS, where)
+        actions = reader.strings(table, "actions", where, required=True)
+        for j, action in enumerate(actions):
+            if action not in ACTIONS:
+                raise reader.fail(
+                    f"{where}.actions[{j}]", f"{action!r} is not one of {', '.join(ACTIONS)}"
+                )
+        clusters = reader.strings(table, "clusters", where, required=False) or ["*"]
+        rules.append(
+            Rule(
+                groups=frozenset(reader.strings(table, "groups", where, required=True)),
+                clusters=frozenset(clusters),
+                topics=reader.patterns(table, "topics", where),
+                consumer_groups=reader.patterns(table, "consumer_groups", where),
+                actions=frozenset(actions),
+            )
+        )
+    masks = []
+    for i, table in enumerate(reader.tables(data, "masks")):
+        where = f"masks[{i}]"
+        reader.unknown(table, MASK_KEYS, where)
+        topics = reader.patterns(table, "topics", where)
+        if not topics:
+            raise reader.fail(f"{where}.topics", "missing: name the topics it masks")
+        fields = reader.strings(table, "json_fields", where, required=False)
+        for j, name in enumerate(fields):
+            if not FIELD_RE.match(name):
+                raise reader.fail(f"{where}.json_fields[{j}]", f"{name!r} is not a dotted path")
+        patterns = reader.patterns(table, "regex", where)
+        if not fields and not patterns:
+            raise reader.fail(where, "a mask needs json_fields or regex")
+        masks.append(Mask(topics=topics, json_fields=tuple(fields), patterns=patterns))
+    return AccessRules(rules=tuple(rules), masks=tuple(masks), source=source)
+
+
+def access_load(path: str) -> AccessRules:
+    """The access file at path; AccessConfigError when it cannot be read or is malformed."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AccessConfigError(
+            source=path, key="(file)", problem=f"cannot read it: {exc}"
+        ) from None
+    return access_parse(text, source=path)
