@@ -187,3 +187,28 @@ def test_a_bad_rules_file_stops_start_up(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert f"bad access rules: {bad}: rules[0].actions[0]: 'fly' is not one of" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_metrics_for_a_scoped_user_hold_only_their_groups_and_topics(scene, settings) -> None:
+    from tests.integration.test_history import metric_values, sampler_for
+
+    sampler = sampler_for()
+    try:
+        assert sampler.round().ok
+    finally:
+        sampler.stop()
+    text = scene["client"].get("/metrics").content.decode()
+    lags = metric_values(text, "kafkaview_consumergroup_lag")
+    mine = [dict(k) for k in lags if dict(k)["group"] in (scene["etl"], scene["billing"])]
+    assert {m["group"] for m in mine} == {scene["etl"]}
+    assert {m["topic"] for m in mine} == {scene["payments"]}
+    ends = metric_values(text, "kafkaview_partition_end_offset")
+    assert not any(dict(k)["topic"] == scene["salaries"] for k in ends)
+    # The bearer token (Prometheus) sees everything.
+    settings.KAFKAVIEW_METRICS_TOKEN = "t0ken"
+    everything = scene["client"].get("/metrics", HTTP_AUTHORIZATION="Bearer t0ken")
+    groups = {
+        dict(k)["group"]
+        for k in metric_values(everything.content.decode(), "kafkaview_consumergroup_lag")
+    }
+    assert {scene["etl"], scene["billing"]} <= groups
