@@ -157,6 +157,8 @@ def test_masked_values_in_the_tail_and_one_read_record(scene) -> None:
         await comm.disconnect()
         return records
 
+    page = scene["client"].get(f"/clusters/local/topics/{scene['payments']}/tail/")
+    assert page.status_code == 200 and b'data-testid="masked-note"' in page.content
     records = run(tail)
     shown = json.dumps(records)
     assert CARD not in shown

@@ -114,6 +114,11 @@ def test_share_group_members_start_offsets_and_lag_equal_kafkas_tool(
             if g["group"] == group
         )
         assert (row["type"], row["members"], row["topics"]) == ("share", 1, [topic])
+        page = operator.get(f"/clusters/local/groups/{group}/")
+        assert page.status_code == 200 and b"Share group" in page.content
+        assert b"start offset" in page.content.lower()
+        reset_page = operator.get(f"/clusters/local/groups/{group}/reset/")
+        assert reset_page.status_code == 200 and b"Reset start offsets" in reset_page.content
     finally:
         consumer.close()
     # Closed: acknowledgements are in, nothing moves; every cell equals the tool's.
