@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from django.conf import settings
 from django.test import override_settings
 
@@ -59,7 +61,19 @@ def make_topic(admin: AdminClient):
     def make(prefix: str = "t", partitions: int = 1) -> str:
         name = unique(prefix)
         admin.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=15)
-        return name
+        # Created is not ready: until the broker leads every partition, reading their
+        # offsets answers NOT_LEADER (a 503 on our pages). Wait for that, up to 15 s.
+        deadline = time.monotonic() + 15
+        wanted = {TopicPartition(name, p): OffsetSpec.latest() for p in range(partitions)}
+        while True:
+            try:
+                for future in admin.list_offsets(wanted, request_timeout=5).values():
+                    future.result(timeout=10)
+                return name
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     return make
 
