@@ -17,13 +17,15 @@ help:
 	@echo "make broker     only the local broker, in the foreground"
 	@echo "make kafka-cli ARGS='consumer-groups --describe --all-groups'   Kafka's own tools"
 
-# Debian packages: Java and Maven for the broker, Chromium for the browser tests.
+# Debian packages: Java and Maven for the broker, Chromium for the browser tests,
+# PostgreSQL for the tests that run on it too.
 system-deps:
 	@missing=""; \
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
@@ -79,10 +81,19 @@ unit: $(DEV_STAMP)
 
 integration: setup-dev
 	$(PY) -m pytest tests/integration
+	$(PY) -m devtools.postgres -- $(PY) -m pytest -p no:cacheprovider $(PG_TESTS)
+
+# The database-heavy tests (sampler, history, audit, resets, access) run again on a
+# throwaway PostgreSQL server (devtools/postgres.py) after the whole suite on SQLite.
+PG_TESTS := tests/integration/test_history.py tests/integration/test_reset.py \
+	tests/integration/test_produce.py tests/integration/test_access.py \
+	tests/integration/test_group_types.py tests/integration/test_viewers.py \
+	tests/integration/test_auth.py
 
 test: setup-dev lint
 	$(PY) -m pytest tests/unit
 	$(PY) -m pytest tests/integration
+	$(PY) -m devtools.postgres -- $(PY) -m pytest -p no:cacheprovider $(PG_TESTS)
 
 clean:
 	rm -rf $(VENV) .cache staticfiles node_modules .pytest_cache .ruff_cache

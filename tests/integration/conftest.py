@@ -82,11 +82,17 @@ def make_topic(admin: AdminClient):
 def daphne_server(kafka_broker: LocalBroker, django_db_setup, django_db_blocker) -> Iterator[str]:
     """A real Daphne process serving kafkaview against the test broker and test database."""
     port = free_port()
-    db_name = settings.DATABASES["default"]["NAME"]
+    db = settings.DATABASES["default"]
+    # The test database, on whichever backend the session runs (SQLite or PostgreSQL).
+    url = (
+        f"sqlite:///{db['NAME']}"
+        if db["ENGINE"].endswith("sqlite3")
+        else f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    )
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
-        "DATABASE_URL": f"sqlite:///{db_name}",
+        "DATABASE_URL": url,
         "DJANGO_SETTINGS_MODULE": "kafkaview.settings",
         "KAFKAVIEW_READ_MAX_AGE": "0",
     }
