@@ -6,6 +6,7 @@ from dashboard.lag.models import (
     LagSample,
     OffsetPoint,
     PartitionSample,
+    SamplerLease,
     SampleRound,
     TopicSample,
 )
@@ -20,5 +21,6 @@ __all__ = [
     "OffsetPoint",
     "PartitionSample",
     "SampleRound",
+    "SamplerLease",
     "TopicSample",
 ]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dashboard.lag.conf import sample_interval
+from dashboard.lag.lease import lease_state
 from dashboard.lag.models import GroupEvent, LagSample, PartitionSample, SampleRound, TopicSample
 from dashboard.lag.rules import Status, group_status
 from dashboard.web.jsonutil import to_json
@@ -101,8 +102,12 @@ def sampler_state(*, cluster: str) -> dict[str, object]:
     # A round may take a few request timeouts when the cluster is down; past that, silence
     # means the sampler stopped (or is being restarted).
     silent = last is not None and (datetime.now(UTC) - last.at).total_seconds() > 3 * interval + 15
+    lease = lease_state()
     return {
         "interval": interval,
+        # Which lag_sampler process samples (one per deployment), and since when.
+        "holder": lease.holder if lease is not None and lease.holder else None,
+        "holder_since": lease.acquired_at if lease is not None and lease.holder else None,
         "running": last is not None,
         "stale": silent,
         "last_round_at": last.at if last else None,

@@ -21,6 +21,20 @@ class SampleRound(models.Model):
         ordering = ["at"]
 
 
+class SamplerLease(models.Model):
+    """Which lag_sampler process samples (one per deployment) and until when it may.
+
+    A row, renewed every round and taken over once it expires, works the same on SQLite
+    and PostgreSQL; unlike a session's advisory lock, a hung holder loses it by itself.
+    """
+
+    name = models.CharField(max_length=64, unique=True)
+    holder = models.CharField(max_length=200, blank=True)
+    acquired_at = models.DateTimeField()
+    renewed_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+
 @dataclass(frozen=True)
 class PartitionSample:
     """One partition of a LagSample: the group's position and the verdict at that round."""

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 
 from dashboard.kafka.clusters import clusters_all
 from dashboard.lag.conf import sample_interval
+from dashboard.lag.lease import lease_acquire, lease_holder_id, lease_release, lease_state
 from dashboard.lag.sampler import Sampler
 from dashboard.management.signals import sigterm_as_interrupt
 
@@ -30,14 +31,38 @@ class Command(BaseCommand):
         sigterm_as_interrupt()
         interval = opts["interval"] or sample_interval()
         names = opts["cluster"] or list(clusters_all().by_name)
-        samplers = [Sampler(cluster=name, interval=interval) for name in names]
-        for sampler in samplers:
-            sampler.start()
+        holder = lease_holder_id()
+        # The lease outlives one round by half an interval; a standby looks every half
+        # interval, so it takes over within two intervals of the holder's last round.
+        ttl, poll = 1.5 * interval, interval / 2
+        samplers: list[Sampler] | None = None
         self.stdout.write(f"sampling {', '.join(names)} every {interval:g} s")
-        done = 0
+        done, waiting_said = 0, False
         try:
             while True:
                 started = time.monotonic()
+                if not lease_acquire(holder=holder, ttl=ttl):
+                    if samplers is not None:
+                        log.warning("%s: the lease was taken over; standing by", holder)
+                        for sampler in samplers:
+                            sampler.stop()
+                        samplers = None
+                    if not waiting_said:
+                        lease = lease_state()
+                        self.stdout.write(
+                            f"standby: {lease.holder if lease else 'another process'} samples"
+                        )
+                        waiting_said = True
+                    time.sleep(poll)
+                    continue
+                if samplers is None:
+                    # Taking over: windows and offset points come back from the database.
+                    samplers = [Sampler(cluster=name, interval=interval) for name in names]
+                    for sampler in samplers:
+                        sampler.start()
+                    if waiting_said:
+                        self.stdout.write(f"took over the lease as {holder}")
+                    waiting_said = False
                 for sampler in samplers:
                     result = sampler.round()
                     log.debug(
@@ -47,6 +72,7 @@ class Command(BaseCommand):
                         result.samples,
                         result.events,
                     )
+                lease_acquire(holder=holder, ttl=ttl)  # renewed after the round too
                 done += 1
                 if opts["rounds"] and done >= opts["rounds"]:
                     break
@@ -54,5 +80,6 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
-            for sampler in samplers:
+            for sampler in samplers or ():
                 sampler.stop()
+            lease_release(holder=holder)

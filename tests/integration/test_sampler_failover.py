@@ -1,0 +1,85 @@
+"""Two lag_sampler processes on one database: one samples, the other takes over if it dies."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from devtools.broker import LocalBroker
+from tests.helpers import BASE_DIR
+
+INTERVAL = 1.0
+
+
+def rounds(db: Path) -> list[datetime]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("select at from dashboard_sampleround order by at").fetchall()
+    return [datetime.fromisoformat(at) for (at,) in rows]
+
+
+def holder(db: Path) -> str | None:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("select holder from dashboard_samplerlease").fetchone()
+    return row[0] if row and row[0] else None
+
+
+def test_the_standby_takes_over_within_two_intervals_without_duplicates(
+    kafka_broker: LocalBroker, tmp_path: Path
+) -> None:
+    db = tmp_path / "failover.sqlite3"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{db}",
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
+        "KAFKAVIEW_LOG_LEVEL": "WARNING",
+    }
+    env.pop("KAFKAVIEW_CLUSTERS_FILE", None)
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
+    cmd = [*manage, "lag_sampler", "--interval", str(INTERVAL)]
+    procs = []
+    try:
+        for i in range(2):
+            out = (tmp_path / f"sampler-{i}.log").open("wb")
+            procs.append(subprocess.Popen(cmd, cwd=BASE_DIR, env=env, stdout=out, stderr=out))
+            time.sleep(1.5 if i == 0 else 0)
+        deadline = time.monotonic() + 30
+        while (len(rounds(db)) < 4 or holder(db) is None) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        first = holder(db)
+        assert first is not None
+        active = next(p for p in procs if first.endswith(f":{p.pid}"))
+        standby = next(p for p in procs if p is not active)
+        active.send_signal(signal.SIGKILL)
+        killed_at = len(rounds(db))
+        time.sleep(5 * INTERVAL)
+        assert holder(db) == first.rsplit(":", 1)[0] + f":{standby.pid}"
+        times = rounds(db)
+        assert len(times) >= killed_at + 2, "the standby did not sample"
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+        # No hole longer than two intervals (a little for the round itself).
+        assert max(gaps) <= 2 * INTERVAL + 0.5, gaps
+        # No duplicates: one round an interval, whoever samples. (A round's time is when
+        # it began reading; the first round after a start also starts the commit reader,
+        # so neighbours may sit a little closer than an interval.)
+        span = (times[-1] - times[0]).total_seconds()
+        assert len(times) <= span / INTERVAL + 2, gaps
+        assert min(gaps) >= 0.3 * INTERVAL, gaps
+        log = (tmp_path / f"sampler-{procs.index(standby)}.log").read_text()
+        assert "standby:" in log and "took over the lease" in log
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
