@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -78,8 +79,7 @@ def make_topic(admin: AdminClient):
     return make
 
 
-@pytest.fixture(scope="session")
-def daphne_server(kafka_broker: LocalBroker, django_db_setup, django_db_blocker) -> Iterator[str]:
+def daphne_for_tests(broker: LocalBroker, log_name: str) -> tuple[subprocess.Popen[bytes], str]:
     """A real Daphne process serving kafkaview against the test broker and test database."""
     port = free_port()
     db = settings.DATABASES["default"]
@@ -91,23 +91,41 @@ def daphne_server(kafka_broker: LocalBroker, django_db_setup, django_db_blocker)
     )
     env = {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "DATABASE_URL": url,
         "DJANGO_SETTINGS_MODULE": "kafkaview.settings",
         "KAFKAVIEW_READ_MAX_AGE": "0",
     }
     env.pop("KAFKAVIEW_CLUSTERS_FILE", None)
-    log = open(CACHE_DIR / "test-daphne.log", "wb")  # noqa: SIM115 - closed below
+    log = open(CACHE_DIR / log_name, "wb")  # noqa: SIM115 - Daphne writes it while it runs
     proc = daphne_start(port=port, cwd=BASE_DIR, env=env, log=log)
-    url = f"http://127.0.0.1:{port}"
+    log.close()  # the child holds its own descriptor
+    base = f"http://127.0.0.1:{port}"
     try:
-        http_wait(f"{url}/healthz", timeout=30, process=proc)
+        http_wait(f"{base}/healthz", timeout=30, process=proc)
     except RuntimeError as exc:
-        raise RuntimeError(f"Daphne did not start ({exc}); see {log.name}") from None
+        raise RuntimeError(f"Daphne did not start ({exc}); see {CACHE_DIR / log_name}") from None
+    return proc, base
+
+
+@pytest.fixture(scope="session")
+def daphne_server(kafka_broker: LocalBroker, django_db_setup, django_db_blocker) -> Iterator[str]:
+    """A real Daphne process serving kafkaview against the test broker and test database."""
+    proc, url = daphne_for_tests(kafka_broker, "test-daphne.log")
     yield url
     proc.terminate()
     proc.wait(timeout=10)
-    log.close()
+
+
+@pytest.fixture(scope="session")
+def second_daphne_server(
+    kafka_broker: LocalBroker, django_db_setup, django_db_blocker
+) -> Iterator[str]:
+    """Another Daphne process on the same database: a second web process."""
+    proc, url = daphne_for_tests(kafka_broker, "test-daphne-2.log")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
 
 
 @pytest.fixture

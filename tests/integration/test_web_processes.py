@@ -1,0 +1,109 @@
+"""Two Daphne processes on one database serve the same pages, history and audit."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import re
+import urllib.parse
+import urllib.request
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from tests.helpers import PASSWORD, unique
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def opener() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+
+
+def log_in(web: urllib.request.OpenerDirector, base: str, username: str) -> None:
+    form = web.open(f"{base}/accounts/login/").read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+    assert token
+    data = {"username": username, "password": PASSWORD, "csrfmiddlewaretoken": token.group(1)}
+    request = urllib.request.Request(
+        f"{base}/accounts/login/",
+        data=urllib.parse.urlencode(data).encode(),
+        headers={"Referer": f"{base}/accounts/login/"},
+    )
+    web.open(request).read()
+
+
+def get_json(web: urllib.request.OpenerDirector, url: str) -> dict:
+    with web.open(url) as answer:
+        assert answer.status == 200
+        return json.loads(answer.read())
+
+
+def test_a_session_history_and_audit_are_shared_by_two_web_processes(
+    daphne_server, second_daphne_server, kafka_broker, make_topic, django_user_model
+) -> None:
+    from django.contrib.auth.models import Group
+
+    from tests.conftest import roles_ensure
+    from tests.integration.test_history import sampler_for
+
+    roles_ensure()
+    user = django_user_model.objects.create_user(username=unique("two"), password=PASSWORD)
+    user.groups.add(Group.objects.get(name="operator"))
+    bootstrap = kafka_broker.bootstrap_servers
+    topic, group = make_topic("two-processes"), unique("g-two")
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for i in range(5):
+        producer.produce(topic, value=f"m{i}".encode())
+    producer.flush(15)
+    committer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    committer.commit(offsets=[TopicPartition(topic, 0, 2)], asynchronous=False)
+    committer.close()
+    sampler = sampler_for()
+    try:
+        assert sampler.round().ok
+    finally:
+        sampler.stop()
+    web = opener()
+    log_in(web, daphne_server, user.username)  # logged in on the first process...
+    one, two = daphne_server, second_daphne_server
+    # ...and the same session works on the second: sessions live in the database.
+    for path in (
+        f"/api/clusters/local/groups/{group}/",
+        f"/api/clusters/local/groups/{group}/history/?range=15m",
+        f"/api/clusters/local/topics/{topic}/history/?range=15m",
+    ):
+        a, b = get_json(web, one + path), get_json(web, two + path)
+        for answer in (a, b):
+            answer.pop("read_at", None)
+            rows = answer.get("partitions")
+            for row in rows if isinstance(rows, list) else []:
+                row.pop("lag_seconds", None)  # the age of a message grows between the two
+        assert a == b, path
+    history = get_json(web, f"{two}/api/clusters/local/groups/{group}/history/?range=15m")
+    assert history["total_lag"][-1] == 3
+    # A write through one process is in the audit the other shows.
+    form = web.open(f"{one}/clusters/local/topics/{topic}/produce/").read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+    assert token
+    body = {
+        "mode": "single",
+        "key": "k",
+        "value": "hello",
+        "encoding": "text",
+        "partition": "auto",
+        "partitioner": "murmur2",
+        "headers": "",
+        "csrfmiddlewaretoken": token.group(1),
+    }
+    web.open(
+        urllib.request.Request(
+            f"{one}/clusters/local/topics/{topic}/produce/",
+            data=urllib.parse.urlencode(body).encode(),
+            headers={"Referer": f"{one}/clusters/local/topics/{topic}/produce/"},
+        )
+    ).read()
+    audit = web.open(f"{two}/audit/").read().decode()
+    assert topic in audit
