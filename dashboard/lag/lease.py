@@ -1,8 +1,8 @@
 """One sampler per deployment: a lease in the database, renewed every round.
 
 Two `lag_sampler` processes on one database: the one holding the lease samples, the
-other waits and takes over once the lease has expired (1.5 intervals after the last
-renewal, looked at every half interval: within two intervals of the holder's death).
+other waits and takes over once the lease has expired (1.2 intervals after the last
+renewal, looked at every quarter interval: within two intervals of the holder's death).
 """
 
 from __future__ import annotations
@@ -32,7 +32,11 @@ def lease_acquire(*, holder: str, ttl: float, now: datetime | None = None) -> bo
         try:
             with transaction.atomic():
                 SamplerLease.objects.create(
-                    name=LEASE_NAME, holder="", acquired_at=now, renewed_at=now, expires_at=now
+                    name=LEASE_NAME,
+                    holder="",
+                    acquired_at=now,
+                    renewed_at=now,
+                    expires_at=now - timedelta(seconds=1),  # free from the start
                 )
         except IntegrityError:
             pass  # another process made it first

@@ -32,9 +32,10 @@ class Command(BaseCommand):
         interval = opts["interval"] or sample_interval()
         names = opts["cluster"] or list(clusters_all().by_name)
         holder = lease_holder_id()
-        # The lease outlives one round by half an interval; a standby looks every half
-        # interval, so it takes over within two intervals of the holder's last round.
-        ttl, poll = 1.5 * interval, interval / 2
+        # Renewed at the start and the end of every round, the lease lasts 1.2 intervals;
+        # a standby looks every quarter interval, so it takes over well within two
+        # intervals of the holder's last round (a round itself takes a fraction of one).
+        ttl, poll = 1.2 * interval, interval / 4
         samplers: list[Sampler] | None = None
         self.stdout.write(f"sampling {', '.join(names)} every {interval:g} s")
         done, waiting_said = 0, False
@@ -60,6 +61,10 @@ class Command(BaseCommand):
                     samplers = [Sampler(cluster=name, interval=interval) for name in names]
                     for sampler in samplers:
                         sampler.start()
+                    # Starting reads __consumer_offsets from its start, which can take a
+                    # while: renew before the first round so the lease cannot lapse.
+                    lease_acquire(holder=holder, ttl=ttl)
+                    started = time.monotonic()  # an interval between rounds, not from start-up
                     if waiting_said:
                         self.stdout.write(f"took over the lease as {holder}")
                     waiting_said = False
