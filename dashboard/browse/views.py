@@ -76,7 +76,8 @@ def api_topics(request: HttpRequest, cluster: str) -> HttpResponse:
 
 @require_GET
 def topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
-    view = topic_view(scope=scope_of(request.user), cluster=cluster, topic=topic)
+    scope = scope_of(request.user)
+    view = topic_view(scope=scope, cluster=cluster, topic=topic)
     return render(
         request,
         "dashboard/topic.html",
@@ -84,7 +85,7 @@ def topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
             "topic": view.topic,
             "groups": view.groups,
             "cluster": cluster,
-            "can_produce": scope_of(request.user).may("produce", cluster=cluster, topic=topic),
+            "can_produce": scope.may("produce", cluster=cluster, topic=topic),
             "ranges": RANGES,
             "range": range_minutes(request.GET.get("range"))[0],
         },
@@ -134,7 +135,8 @@ def api_groups(request: HttpRequest, cluster: str) -> HttpResponse:
 
 @require_GET
 def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
-    view = group_view(scope=scope_of(request.user), cluster=cluster, group=group)
+    scope = scope_of(request.user)
+    view = group_view(scope=scope, cluster=cluster, group=group)
     if isinstance(view, ShareGroupView):
         return render(
             request,
@@ -146,7 +148,7 @@ def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
                 "events": group_events(cluster=cluster, group=group),
                 "sampler": view.sampler,
                 "cluster": cluster,
-                "can_reset": scope_of(request.user).may("reset", cluster=cluster, group=group),
+                "can_reset": scope.may("reset", cluster=cluster, group=group),
             },
         )
     return render(
@@ -162,7 +164,7 @@ def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
             "ranges": RANGES,
             "range": range_minutes(request.GET.get("range"))[0],
             "cluster": cluster,
-            "can_reset": scope_of(request.user).may("reset", cluster=cluster, group=group),
+            "can_reset": scope.may("reset", cluster=cluster, group=group),
         },
     )
 

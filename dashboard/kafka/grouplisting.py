@@ -127,7 +127,7 @@ def send(*, cluster: str, node: BrokerNode, name: str, values: dict[str, Any]) -
 def answer(future: Future[Any], *, cluster: str) -> dict[str, Any]:
     """Wait for one of our requests; a broker that does not answer is ClusterUnavailable."""
     try:
-        result: dict[str, Any] = future.result(timeout=request_timeout() + 1.0)
+        result: dict[str, Any] = future.result(timeout=request_timeout() + 0.5)
         return result
     except Unsupported:
         raise
