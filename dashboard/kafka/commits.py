@@ -127,7 +127,9 @@ class CommitWatcher:
         self._partitions = 0
 
     def start(self) -> None:
-        """Start the reading thread (it assigns once the offsets topic exists)."""
+        """Start the reading thread (it assigns once the offsets topic exists); once."""
+        if self._thread is not None and self._thread.is_alive():
+            return
         self._thread = threading.Thread(
             target=self._run, name=f"commits-{self.cluster}", daemon=True
         )

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from dashboard.kafka.clusters import clusters_all
+from dashboard.kafka.commits import CommitWatcher
 from dashboard.lag.conf import sample_interval
 from dashboard.lag.lease import lease_acquire, lease_holder_id, lease_release, lease_state
 from dashboard.lag.sampler import Sampler
@@ -37,6 +38,11 @@ class Command(BaseCommand):
         # intervals of the holder's last round (a round itself takes a fraction of one).
         ttl, poll = 1.2 * interval, interval / 4
         samplers: list[Sampler] | None = None
+        # The commit readers run from the start, standing by too: a takeover then only
+        # reloads the recent windows instead of reading __consumer_offsets from its start.
+        watchers = {name: CommitWatcher(cluster=name) for name in names}
+        for watcher in watchers.values():
+            watcher.start()
         self.stdout.write(f"sampling {', '.join(names)} every {interval:g} s")
         done, waiting_said = 0, False
         try:
@@ -45,9 +51,7 @@ class Command(BaseCommand):
                 if not lease_acquire(holder=holder, ttl=ttl):
                     if samplers is not None:
                         log.warning("%s: the lease was taken over; standing by", holder)
-                        for sampler in samplers:
-                            sampler.stop()
-                        samplers = None
+                        samplers = None  # their commit readers go on, for a takeover
                     if not waiting_said:
                         lease = lease_state()
                         self.stdout.write(
@@ -58,7 +62,10 @@ class Command(BaseCommand):
                     continue
                 if samplers is None:
                     # Taking over: windows and offset points come back from the database.
-                    samplers = [Sampler(cluster=name, interval=interval) for name in names]
+                    samplers = [
+                        Sampler(cluster=name, interval=interval, watcher=watchers[name])
+                        for name in names
+                    ]
                     for sampler in samplers:
                         sampler.start()
                     # Starting reads __consumer_offsets from its start, which can take a
@@ -87,4 +94,6 @@ class Command(BaseCommand):
         finally:
             for sampler in samplers or ():
                 sampler.stop()
+            for watcher in watchers.values():
+                watcher.stop()
             lease_release(holder=holder)
