@@ -63,14 +63,19 @@ def make_topic(admin: AdminClient):
         name = unique(prefix)
         admin.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=15)
         # Created is not ready: until the broker leads every partition, reading their
-        # offsets answers NOT_LEADER (a 503 on our pages). Wait for that, up to 15 s.
-        deadline = time.monotonic() + 15
+        # offsets answers NOT_LEADER (a 503 on our pages). Wait for that, up to 30 s.
+        deadline = time.monotonic() + 30
         wanted = {TopicPartition(name, p): OffsetSpec.latest() for p in range(partitions)}
         while True:
             try:
-                for future in admin.list_offsets(wanted, request_timeout=5).values():
-                    future.result(timeout=10)
-                return name
+                # Asking for the topic's metadata refreshes the client's cache, which
+                # otherwise keeps answering "no leaders found" for a while.
+                meta = admin.list_topics(name, timeout=5).topics[name]
+                if meta.error is None and all(p.leader >= 0 for p in meta.partitions.values()):
+                    for future in admin.list_offsets(wanted, request_timeout=5).values():
+                        future.result(timeout=10)
+                    return name
+                raise KafkaException(meta.error or "a partition has no leader yet")
             except KafkaException:
                 if time.monotonic() > deadline:
                     raise
