@@ -55,10 +55,15 @@ def share_earliest(admin, group: str) -> None:
     admin.incremental_alter_configs([resource])[resource].result(timeout=15)
 
 
-def produce(bootstrap: str, topic: str, count: int, keyed: bool = True) -> None:
+def produce(
+    bootstrap: str, topic: str, count: int, keyed: bool = True, partitions: int | None = None
+) -> None:
     producer = Producer({"bootstrap.servers": bootstrap})
     for i in range(count):
-        producer.produce(topic, key=f"k{i}" if keyed else None, value=f"hello world {i}")
+        # With `partitions`, round-robin by hand: an unkeyed record's sticky partitioner may
+        # put a whole small batch on one partition, leaving the other without a commit.
+        where = {"partition": i % partitions} if partitions else {}
+        producer.produce(topic, key=f"k{i}" if keyed else None, value=f"hello world {i}", **where)
     producer.flush(15)
 
 
@@ -192,7 +197,7 @@ def test_streams_group_tasks_offsets_and_lag_equal_kafkas_tool(
     kafka_broker, streams_app, operator
 ) -> None:
     bootstrap = kafka_broker.bootstrap_servers
-    produce(bootstrap, WORDCOUNT_INPUT, 40, keyed=False)
+    produce(bootstrap, WORDCOUNT_INPUT, 40, keyed=False, partitions=2)
 
     def ours() -> dict:
         body = operator.get(f"/api/clusters/local/groups/{streams_app}/").json()
