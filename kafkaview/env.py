@@ -116,3 +116,48 @@ def env_choice(env: Mapping[str, str], name: str, default: str, choices: tuple[s
         if value.lower() == choice.lower():
             return choice
     raise EnvError(name, value, f"expected one of {', '.join(choices)}")
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> float | None:
+    """'90s', '1m', '6h', '7d' as seconds; None when it is not one."""
+    unit = _UNITS.get(text[-1:].lower())
+    try:
+        number = float(text[:-1]) if unit else float("nan")
+    except ValueError:
+        return None
+    return number * unit if unit and math.isfinite(number) and number > 0 else None
+
+
+def env_duration(env: Mapping[str, str], name: str, default: str) -> float:
+    """A duration such as 90s, 30m, 6h or 7d, in seconds."""
+    value = _raw(env, name) or default
+    seconds = _duration(value)
+    if seconds is None:
+        raise EnvError(name, value, "expected a duration such as 90s, 30m, 6h or 7d")
+    return seconds
+
+
+def env_tiers(env: Mapping[str, str], name: str, default: str) -> list[tuple[float, float]]:
+    """Downsampling tiers 'bucket:kept,...' (e.g. 1m:7d,10m:90d) as (bucket, kept) seconds.
+
+    Each tier's bucket must be a multiple of the one before and kept longer, so a bucket
+    folds whole buckets of the tier before.
+    """
+    value = _raw(env, name) or default
+    tiers: list[tuple[float, float]] = []
+    for item in value.split(","):
+        bucket_text, _, keep_text = item.strip().partition(":")
+        bucket, keep = _duration(bucket_text), _duration(keep_text)
+        if bucket is None or keep is None:
+            raise EnvError(name, value, f"{item.strip()!r}: expected bucket:kept such as 1m:7d")
+        if bucket != int(bucket) or keep <= bucket:
+            raise EnvError(name, value, f"{item.strip()!r}: a whole-second bucket, kept longer")
+        if tiers and (bucket % tiers[-1][0] or keep <= tiers[-1][1]):
+            raise EnvError(
+                name, value, f"{item.strip()!r}: a multiple of the bucket before, kept longer"
+            )
+        tiers.append((bucket, keep))
+    return tiers
