@@ -3,12 +3,9 @@
 from dashboard.lag.models import (
     GroupEvent,
     GroupState,
-    LagSample,
-    OffsetPoint,
-    PartitionSample,
+    HistoryChunk,
     SamplerLease,
     SampleRound,
-    TopicSample,
 )
 from dashboard.writes.models import AuditRecord, KafkaAccess
 
@@ -16,11 +13,8 @@ __all__ = [
     "AuditRecord",
     "GroupEvent",
     "GroupState",
+    "HistoryChunk",
     "KafkaAccess",
-    "LagSample",
-    "OffsetPoint",
-    "PartitionSample",
     "SampleRound",
     "SamplerLease",
-    "TopicSample",
 ]

@@ -17,11 +17,13 @@ from kafkaview.env import (
     EnvError,
     env_bool,
     env_choice,
+    env_duration,
     env_float,
     env_int,
     env_list,
     env_path,
     env_str,
+    env_tiers,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -68,8 +70,11 @@ try:
     KAFKAVIEW_SAMPLE_INTERVAL = env_float(ENV, "KAFKAVIEW_SAMPLE_INTERVAL", 10.0, above=0)
     KAFKAVIEW_STATUS_WINDOW = env_int(ENV, "KAFKAVIEW_STATUS_WINDOW", 10, minimum=2)
     KAFKAVIEW_HISTORY_RETENTION_DAYS = env_float(
-        ENV, "KAFKAVIEW_HISTORY_RETENTION_DAYS", 7.0, above=0
+        ENV, "KAFKAVIEW_HISTORY_RETENTION_DAYS", 90.0, above=0
     )
+    # Every sample is kept this long, then folded into the tiers (bucket:kept, coarser each).
+    KAFKAVIEW_HISTORY_RAW = env_duration(ENV, "KAFKAVIEW_HISTORY_RAW", "6h")
+    KAFKAVIEW_HISTORY_TIERS = env_tiers(ENV, "KAFKAVIEW_HISTORY_TIERS", "1m:7d,10m:90d")
     # Memory all the tails of one web process may hold for slow readers, in MiB; past it
     # tails stop fetching until their readers catch up (nothing is dropped).
     KAFKAVIEW_TAIL_MEMORY_MB = env_int(ENV, "KAFKAVIEW_TAIL_MEMORY_MB", 16, minimum=1)
@@ -161,6 +166,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "NAME": env_str(ENV, "DJANGO_TEST_DB", str(KAFKAVIEW_CACHE_DIR / "test-db.sqlite3"))
     }
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Lag history is stored as blobs of 1-16 KB rewritten every round: in SQLite's default
+    # 4 KB pages such rows leave ~40% of each page empty, in 16 KB pages ~20% (bench/sampler.py).
+    # Applies when the file is created; an existing database keeps its page size.
+    DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA page_size=16384"
 
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

@@ -6,13 +6,23 @@ so the read side does not import the sampler to learn them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 
-# An unchanged end offset is still stored this often, so interpolation knows
-# that nothing was produced for a while (and /metrics knows how far back to look).
+# An unchanged end offset is still kept in memory this often, so interpolation knows
+# that nothing was produced for a while.
 POINT_KEEPALIVE_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A downsampled tier: one point per `bucket` seconds, kept for `keep`."""
+
+    number: int  # 1, 2, ...; 0 is the raw samples
+    bucket: float
+    keep: timedelta
 
 
 def sample_interval() -> float:
@@ -26,5 +36,18 @@ def status_window() -> int:
 
 
 def retention() -> timedelta:
-    """How long history is kept (KAFKAVIEW_HISTORY_RETENTION_DAYS)."""
+    """How long any history is kept at most (KAFKAVIEW_HISTORY_RETENTION_DAYS)."""
     return timedelta(days=float(settings.KAFKAVIEW_HISTORY_RETENTION_DAYS))
+
+
+def raw_keep() -> timedelta:
+    """How long every sample is kept before it is folded (KAFKAVIEW_HISTORY_RAW)."""
+    return timedelta(seconds=float(settings.KAFKAVIEW_HISTORY_RAW))
+
+
+def tiers() -> list[Tier]:
+    """The downsampled tiers (KAFKAVIEW_HISTORY_TIERS), finest first."""
+    return [
+        Tier(i, bucket, timedelta(seconds=keep))
+        for i, (bucket, keep) in enumerate(settings.KAFKAVIEW_HISTORY_TIERS, start=1)
+    ]

@@ -7,15 +7,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dashboard.lag.conf import sample_interval
+from dashboard.lag import store
+from dashboard.lag.codec import PartitionSample
+from dashboard.lag.conf import raw_keep, sample_interval, tiers
 from dashboard.lag.lease import lease_state
-from dashboard.lag.models import GroupEvent, LagSample, PartitionSample, SampleRound, TopicSample
+from dashboard.lag.models import GroupEvent, SampleRound
 from dashboard.lag.rules import Status, group_status
 from dashboard.web.jsonutil import to_json
 
 # A chart never carries more points than this; longer ranges are thinned evenly.
 MAX_POINTS = 720
-RANGES = {"15m": 15, "1h": 60, "6h": 360, "24h": 1440, "7d": 10080}
+RANGES = {"15m": 15, "1h": 60, "6h": 360, "24h": 1440, "7d": 10080, "30d": 43200, "90d": 129600}
 DEFAULT_RANGE = "1h"
 
 
@@ -86,12 +88,12 @@ def group_list_rows(*, cluster: str, summaries: Iterable[Any]) -> list[GroupList
 
 def last_round(*, cluster: str) -> SampleRound | None:
     """The sampler's most recent round for the cluster, failed or not."""
-    return SampleRound.objects.filter(cluster=cluster).order_by("-at").first()
+    return SampleRound.objects.filter(cluster=cluster, tier=0).order_by("-at").first()
 
 
 def last_ok_round(*, cluster: str) -> SampleRound | None:
     """The most recent round that read the cluster."""
-    return SampleRound.objects.filter(cluster=cluster, ok=True).order_by("-at").first()
+    return SampleRound.objects.filter(cluster=cluster, tier=0, ok=True).order_by("-at").first()
 
 
 def sampler_state(*, cluster: str) -> dict[str, object]:
@@ -119,10 +121,11 @@ def sampler_state(*, cluster: str) -> dict[str, object]:
 
 def group_partitions_health(*, cluster: str, group: str) -> dict[tuple[str, int], PartitionHealth]:
     """The group's partitions from its latest sampled round, by (topic, partition)."""
-    row = LagSample.objects.filter(cluster=cluster, group=group).order_by("-at").first()
-    if row is None:
+    rnd = store.latest_group(cluster=cluster, group=group)
+    if rnd is None:
         return {}
-    return {(p.topic, p.partition): _health(p, row.at) for p in row.partition_samples()}
+    at = store.dt(rnd.at)
+    return {(p.topic, p.partition): _health(p, at) for p in rnd.partitions}
 
 
 def _health(p: PartitionSample, at: datetime) -> PartitionHealth:
@@ -151,11 +154,11 @@ def groups_health(*, cluster: str) -> dict[str, GroupHealth]:
     if round_ is None:
         return {}
     out = {}
-    for row in LagSample.objects.filter(cluster=cluster, at=round_.at):
-        timed = [p for p in row.partition_samples() if p.lag_seconds_estimate is not None]
+    for group, rnd in store.latest_groups(cluster=cluster, at=round_.at).items():
+        timed = [p for p in rnd.partitions if p.lag_seconds_estimate is not None]
         top = max(timed, key=lambda p: p.lag_seconds_estimate or 0.0, default=None)
-        out[row.group] = GroupHealth(
-            status=row.status,
+        out[group] = GroupHealth(
+            status=rnd.status,
             lag_seconds_estimate=top.lag_seconds_estimate if top else None,
             lag_seconds_at_least=bool(top and top.lag_seconds_at_least),
             at=round_.at,
@@ -164,25 +167,38 @@ def groups_health(*, cluster: str) -> dict[str, GroupHealth]:
 
 
 def range_minutes(value: str | None) -> tuple[str, int]:
-    """A chart range name (15m, 1h, 6h, 24h, 7d) and its minutes; the default when unknown."""
+    """A chart range name (15m ... 90d) and its minutes; the default when unknown."""
     name = value if value in RANGES else DEFAULT_RANGE
     return name, RANGES[name]
 
 
-def _rounds(*, cluster: str, since: datetime) -> list[tuple[datetime, bool]]:
-    """Rounds since a time; a pause of the sampler longer than 3 intervals becomes a gap point."""
+def tier_for(minutes: int) -> tuple[int, float]:
+    """The finest tier that holds a range: (tier number, seconds between its points)."""
+    if timedelta(minutes=minutes) <= raw_keep():
+        return 0, sample_interval()
+    for tier in tiers():
+        if timedelta(minutes=minutes) <= tier.keep:
+            return tier.number, tier.bucket
+    last = tiers()[-1]
+    return last.number, last.bucket
+
+
+def _rounds(
+    *, cluster: str, since: datetime, tier: int, step: float
+) -> list[tuple[datetime, bool]]:
+    """Rounds and buckets of the tiers up to `tier` since a time; a pause becomes a gap point."""
     rounds = list(
-        SampleRound.objects.filter(cluster=cluster, at__gte=since)
+        SampleRound.objects.filter(cluster=cluster, tier__lte=tier, at__gte=since)
         .order_by("at")
         .values_list("at", "ok")
     )
     if len(rounds) > MAX_POINTS:
-        step = len(rounds) / MAX_POINTS
-        picked = [rounds[int(i * step)] for i in range(MAX_POINTS)]
+        step_n = len(rounds) / MAX_POINTS
+        picked = [rounds[int(i * step_n)] for i in range(MAX_POINTS)]
         # Keep failed rounds: they are the gaps the chart must show.
         failed = [r for r in rounds if not r[1]]
         rounds = sorted(set(picked) | set(failed[:MAX_POINTS]))
-    limit = timedelta(seconds=3 * max(sample_interval(), 1.0))
+    limit = timedelta(seconds=3 * max(step, 1.0))
     out: list[tuple[datetime, bool]] = []
     for at, ok in rounds:
         if out and at - out[-1][0] > max(limit, (rounds[-1][0] - rounds[0][0]) / MAX_POINTS * 3):
@@ -202,19 +218,35 @@ def _rate(times: list[float], values: list[int | None]) -> list[float | None]:
     return out
 
 
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
 @dataclass(frozen=True)
 class _Frame:
-    """The rounds a chart shows: their times, and a round's index by its time."""
+    """The rounds (or tier buckets) a chart shows: their times, and an index by time in ms.
+
+    A range longer than the raw samples are kept shows a tier's buckets for its older
+    part and the finer tiers (down to the raw rounds) for the recent part. A bucket in
+    which any round failed is not ok; its values are left out, so a failed round is a
+    gap in every tier.
+    """
 
     since: datetime
+    tier: int
     rounds: list[tuple[datetime, bool]]
-    index: dict[datetime, int]
+    index: dict[int, int]
 
     @classmethod
     def of(cls, *, cluster: str, minutes: int) -> _Frame:
         since = datetime.now(UTC) - timedelta(minutes=minutes)
-        rounds = _rounds(cluster=cluster, since=since)
-        return cls(since, rounds, {at: i for i, (at, _) in enumerate(rounds)})
+        tier, step = tier_for(minutes)
+        rounds = _rounds(cluster=cluster, since=since, tier=tier, step=step)
+        index = {_ms(at.timestamp()): i for i, (at, ok) in enumerate(rounds) if ok}
+        return cls(since, tier, rounds, index)
+
+    def at(self, seconds: float) -> int | None:
+        return self.index.get(_ms(seconds))
 
     def times(self) -> list[float]:
         return [at.timestamp() for at, _ in self.rounds]
@@ -226,20 +258,21 @@ class _Frame:
 def group_history(*, cluster: str, group: str, minutes: int) -> dict[str, Any]:
     """Chart series of a group: total and per-partition lag, consume rate and status per round."""
     frame = _Frame.of(cluster=cluster, minutes=minutes)
-    since, index, n = frame.since, frame.index, len(frame.rounds)
+    n = len(frame.rounds)
     total: list[int | None] = [None] * n
     committed: list[int | None] = [None] * n
     statuses: list[str | None] = [None] * n
     per_partition: dict[str, list[int | None]] = {}
-    for row in LagSample.objects.filter(cluster=cluster, group=group, at__gte=since).iterator():
-        i = index.get(row.at)
+    for rnd in store.group_history_rounds(
+        cluster=cluster, group=group, since=frame.since, tier=frame.tier
+    ):
+        i = frame.at(rnd.at)
         if i is None:
-            continue  # a round thinned out of a long range
-        total[i] = row.total_lag
-        statuses[i] = row.status
-        committed[i] = 0
-        for p in row.partition_samples():
-            committed[i] = (committed[i] or 0) + p.committed
+            continue  # a round thinned out of a long range, or a bucket with a failed round
+        total[i] = rnd.total_lag
+        statuses[i] = rnd.status
+        committed[i] = sum(p.committed for p in rnd.partitions)
+        for p in rnd.partitions:
             series = per_partition.setdefault(f"{p.topic}/{p.partition}", [None] * n)
             series[i] = p.lag
     times = frame.times()
@@ -247,6 +280,7 @@ def group_history(*, cluster: str, group: str, minutes: int) -> dict[str, Any]:
         "cluster": cluster,
         "group": group,
         "minutes": minutes,
+        "tier": frame.tier,
         "times": times,
         "ok": frame.ok(),
         "total_lag": total,
@@ -259,29 +293,29 @@ def group_history(*, cluster: str, group: str, minutes: int) -> dict[str, Any]:
 def topic_history(*, cluster: str, topic: str, minutes: int) -> dict[str, Any]:
     """Chart series of a topic: produce rate per round and each group's consume rate on it."""
     frame = _Frame.of(cluster=cluster, minutes=minutes)
-    since, index, n = frame.since, frame.index, len(frame.rounds)
+    n = len(frame.rounds)
     ends: list[int | None] = [None] * n
-    for at, total in TopicSample.objects.filter(
-        cluster=cluster, topic=topic, at__gte=since
-    ).values_list("at", "end_offsets"):
-        if (i := index.get(at)) is not None:
-            ends[i] = total
+    for point in store.topic_ends_rounds(
+        cluster=cluster, topic=topic, since=frame.since, tier=frame.tier
+    ):
+        if (i := frame.at(point.at)) is not None:
+            ends[i] = sum(point.ends.values())
     by_group: dict[str, list[int | None]] = {}
-    rows = LagSample.objects.filter(
-        cluster=cluster, at__gte=since, topics__contains=f"|{topic}|"
-    ).only("at", "group", "partitions")
-    for row in rows.iterator():
-        if (i := index.get(row.at)) is None:
+    for group, rnd in store.topic_groups_rounds(
+        cluster=cluster, topic=topic, since=frame.since, tier=frame.tier
+    ):
+        if (i := frame.at(rnd.at)) is None:
             continue
         # LIKE ignores case in SQLite: keep only this exact topic's partitions.
-        offsets = [p.committed for p in row.partition_samples() if p.topic == topic]
+        offsets = [p.committed for p in rnd.partitions if p.topic == topic]
         if offsets:
-            by_group.setdefault(row.group, [None] * n)[i] = sum(offsets)
+            by_group.setdefault(group, [None] * n)[i] = sum(offsets)
     times = frame.times()
     return {
         "cluster": cluster,
         "topic": topic,
         "minutes": minutes,
+        "tier": frame.tier,
         "times": times,
         "ok": frame.ok(),
         "produce_rate": _rate(times, ends),

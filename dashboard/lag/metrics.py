@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from dashboard.kafka.clusters import clusters_all
 from dashboard.kafka.requests import requests_counted
-from dashboard.lag.conf import POINT_KEEPALIVE_SECONDS, sample_interval
+from dashboard.lag import store
 from dashboard.lag.history import last_ok_round, last_round
-from dashboard.lag.models import GroupState, LagSample, OffsetPoint
+from dashboard.lag.models import GroupState
 from dashboard.lag.rules import Status
 
 PARTITION_LABELS = ["cluster", "group", "type", "topic", "partition"]
@@ -91,40 +90,31 @@ class HistoryCollector(Collector):
                 continue
             last_ok.add_metric([cluster], ok.at.timestamp())
             types = dict(GroupState.objects.filter(cluster=cluster).values_list("group", "type"))
-            for row in LagSample.objects.filter(cluster=cluster, at=ok.at).order_by("group"):
-                if not self.sees_group(cluster, row.group):
+            for group, rnd in sorted(store.latest_groups(cluster=cluster, at=ok.at).items()):
+                if not self.sees_group(cluster, group):
                     continue
-                kind = types.get(row.group, "classic")
+                kind = types.get(group, "classic")
                 total = 0
-                for s in row.partition_samples():
+                for s in rnd.partitions:
                     if not self.sees_topic(cluster, s.topic):
                         continue
                     total += s.lag
-                    labels = [cluster, row.group, kind, s.topic, str(s.partition)]
+                    labels = [cluster, group, kind, s.topic, str(s.partition)]
                     lag.add_metric(labels, s.lag)
                     committed.add_metric(labels, s.committed)
                     if s.lag_seconds_estimate is not None:
                         lag_seconds.add_metric(labels, s.lag_seconds_estimate)
                     if s.status:
                         partition_status.add_metric(labels, Status[s.status].value)
-                group_lag.add_metric([cluster, row.group, kind], total)
-                # The row already holds the group's verdict (its worst partition's).
-                if row.status in Status.__members__:
+                group_lag.add_metric([cluster, group, kind], total)
+                # The round already holds the group's verdict (its worst partition's).
+                if rnd.status in Status.__members__:
                     for status in Status:
                         group_status.add_metric(
-                            [cluster, row.group, kind, status.name],
-                            float(status.name == row.status),
+                            [cluster, group, kind, status.name],
+                            float(status.name == rnd.status),
                         )
-            # End offsets are stored when they move (and every few minutes): the newest point of
-            # each partition within that span is its end offset at the last round.
-            since = ok.at - timedelta(seconds=POINT_KEEPALIVE_SECONDS + 2 * sample_interval())
-            newest: dict[tuple[str, int], int] = {}
-            for topic, partition, end in (
-                OffsetPoint.objects.filter(cluster=cluster, at__gte=since, at__lte=ok.at)
-                .order_by("at")
-                .values_list("topic", "partition", "end_offset")
-            ):
-                newest[(topic, partition)] = end
+            newest = store.latest_ends(cluster=cluster, at=ok.at)
             for (topic, partition), end in sorted(newest.items()):
                 if self.sees_topic(cluster, topic):
                     end_offset.add_metric([cluster, topic, str(partition)], end)

@@ -1,14 +1,17 @@
 """Lag history, written by `manage.py lag_sampler` and read by the history pages and /metrics."""
 
-from dataclasses import dataclass
-
 from django.db import models
 
 
 class SampleRound(models.Model):
-    """One sampling pass over a cluster; a failed pass records the outage and writes no samples."""
+    """One sampling pass over a cluster; a failed pass records the outage and writes no samples.
+
+    Tier 0 rows are rounds; a tier n row stands for a folded bucket of them: `ok` only when
+    every round in it read the cluster, the largest duration and sizes.
+    """
 
     cluster = models.CharField(max_length=64)
+    tier = models.PositiveSmallIntegerField(default=0)
     at = models.DateTimeField()
     ok = models.BooleanField()
     error = models.TextField(blank=True)
@@ -17,7 +20,7 @@ class SampleRound(models.Model):
     partitions = models.PositiveIntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["cluster", "at"])]
+        indexes = [models.Index(fields=["cluster", "tier", "at"])]
         ordering = ["at"]
 
 
@@ -35,95 +38,37 @@ class SamplerLease(models.Model):
     expires_at = models.DateTimeField()
 
 
-@dataclass(frozen=True)
-class PartitionSample:
-    """One partition of a LagSample: the group's position and the verdict at that round."""
+class HistoryChunk(models.Model):
+    """Many rounds of one group's partitions, or of one topic's end offsets, in one blob.
 
-    topic: str
-    partition: int
-    committed: int
-    end_offset: int
-    lag: int
-    last_commit_at: float | None  # Unix seconds
-    commits: int
-    lag_seconds_estimate: float | None  # interpolated from the sampled end offsets
-    lag_seconds_at_least: bool
-    status: str
-
-    def packed(self) -> list[object]:
-        """The compact JSON row stored in LagSample.partitions."""
-        return [
-            self.topic,
-            self.partition,
-            self.committed,
-            self.end_offset,
-            self.lag,
-            None if self.last_commit_at is None else round(self.last_commit_at, 3),
-            self.commits,
-            None if self.lag_seconds_estimate is None else round(self.lag_seconds_estimate, 1),
-            1 if self.lag_seconds_at_least else 0,
-            self.status,
-        ]
-
-
-class LagSample(models.Model):
-    """A group at one round: its status, total lag and every partition as a compact JSON row.
-
-    One row per group and round, not per partition: a partition costs ~60 bytes of
-    JSON instead of a ~350-byte row with three index entries (bench/sampler.py).
+    The sampler appends to a group's (and a topic's) open chunk every round and rewrites
+    it; a chunk closes after CHUNK_ROUNDS rounds or when the partitions change. Older
+    chunks are folded into coarser tiers (1 min, then 10 min buckets by default).
+    lag/codec.py holds the encoding; `last` holds the newest round of the newest chunk
+    as (deflated) JSON, so the latest verdicts need no varint decoding.
     """
 
+    class Kind(models.TextChoices):
+        GROUP = "group", "a group's partitions"
+        ENDS = "ends", "a topic's end offsets"
+
     cluster = models.CharField(max_length=64)
-    group = models.CharField(max_length=1024)
-    at = models.DateTimeField()
-    status = models.CharField(max_length=8, blank=True)
-    total_lag = models.BigIntegerField()
-    # "|topic-a|topic-b|": lets a topic's history select its groups' rows.
-    topics = models.TextField()
-    partitions = models.JSONField(help_text="[topic, partition, committed, end, lag, ...] rows")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    key = models.CharField(max_length=1024, help_text="the group or the topic")
+    tier = models.PositiveSmallIntegerField(default=0, help_text="0 raw, then coarser")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    rounds = models.PositiveIntegerField()
+    # "|topic-a|topic-b|": lets a topic's history select its groups' chunks.
+    topics = models.TextField(blank=True)
+    data = models.BinaryField()
+    # Deflated JSON (a few hundred bytes for a group of 25 partitions, not a few KB).
+    last = models.BinaryField(null=True, blank=True)
 
     class Meta:
         indexes = [
-            models.Index(fields=["cluster", "group", "at"]),
-            models.Index(fields=["cluster", "at"]),
-        ]
-
-    def partition_samples(self) -> list[PartitionSample]:
-        """The partitions as dataclasses."""
-        return [
-            PartitionSample(t, p, c, e, lag, commit, n, secs, bool(least), status)
-            for t, p, c, e, lag, commit, n, secs, least, status in self.partitions
-        ]
-
-
-class OffsetPoint(models.Model):
-    """A partition's log-end offset at a time: stored when it moved (and every few minutes)."""
-
-    cluster = models.CharField(max_length=64)
-    topic = models.CharField(max_length=249)
-    partition = models.IntegerField()
-    at = models.DateTimeField()
-    end_offset = models.BigIntegerField()
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["cluster", "topic", "partition", "at"]),
-            models.Index(fields=["cluster", "at"]),
-        ]
-
-
-class TopicSample(models.Model):
-    """A topic's summed log-end offsets at a round, for its produce rate."""
-
-    cluster = models.CharField(max_length=64)
-    topic = models.CharField(max_length=249)
-    at = models.DateTimeField()
-    end_offsets = models.BigIntegerField()
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["cluster", "topic", "at"]),
-            models.Index(fields=["cluster", "at"]),
+            models.Index(fields=["cluster", "kind", "key", "tier", "end"]),
+            models.Index(fields=["cluster", "kind", "tier", "end"]),
         ]
 
 

@@ -21,17 +21,19 @@ from django.db import transaction
 from dashboard.kafka.commits import CommitState, CommitWatcher
 from dashboard.kafka.errors import KafkaViewError
 from dashboard.kafka.sampling import ClusterSample, GroupSample, cluster_sample
-from dashboard.lag.conf import POINT_KEEPALIVE_SECONDS, retention, sample_interval, status_window
-from dashboard.lag.events import members_json, membership_events
-from dashboard.lag.models import (
-    GroupEvent,
-    GroupState,
-    LagSample,
-    OffsetPoint,
-    PartitionSample,
-    SampleRound,
-    TopicSample,
+from dashboard.lag import store
+from dashboard.lag.codec import PartitionSample
+from dashboard.lag.conf import (
+    POINT_KEEPALIVE_SECONDS,
+    Tier,
+    raw_keep,
+    retention,
+    sample_interval,
+    status_window,
+    tiers,
 )
+from dashboard.lag.events import members_json, membership_events
+from dashboard.lag.models import GroupEvent, GroupState, SampleRound
 from dashboard.lag.rules import (
     LagEstimate,
     Status,
@@ -74,19 +76,27 @@ class Sampler:
         interval: float | None = None,
         window: int | None = None,
         keep: timedelta | None = None,
+        raw: timedelta | None = None,
+        tier_list: list[Tier] | None = None,
         watcher: CommitWatcher | None = None,
     ) -> None:
         self.cluster = cluster
         self.interval = interval if interval is not None else sample_interval()
         self.window = window if window is not None else status_window()
         self.keep = keep if keep is not None else retention()
+        # Raw samples outlive the status window's reload (start() reads two windows back).
+        self.raw = max(
+            raw if raw is not None else raw_keep(),
+            timedelta(seconds=self.interval * self.window * 2),
+        )
+        self.tiers = tier_list if tier_list is not None else tiers()
+        self.writer = store.ChunkWriter(cluster)
         self.watcher = watcher or CommitWatcher(cluster=cluster)
         self.stop_after = self.interval * max(self.window - 1, 1)
         self._windows: dict[GroupKey, deque[WindowPoint]] = {}
         # (offset, first time seen): a changed committed offset proves a commit in between.
         self._offset_seen: dict[GroupKey, tuple[int, float | None]] = {}
         self._points: dict[Key, deque[tuple[float, int]]] = {}
-        self._stored_point: dict[Key, tuple[float, int]] = {}
         self._pruned_at = 0.0
         self._was_ok: bool | None = None
         # Partitions whose stored points may reach further back than memory does.
@@ -99,14 +109,12 @@ class Sampler:
         self.watcher.start()
         # Verdicts need the last commit times: read the existing commits first (bounded).
         self.watcher.wait_for(lambda: self.watcher.caught_up, timeout=15.0)
+        self.writer.start()
         since = datetime.now(UTC) - timedelta(seconds=self.interval * self.window * 2)
-        rows = LagSample.objects.filter(cluster=self.cluster, at__gte=since).order_by("at", "id")
-        for row in rows.iterator():
-            for p in row.partition_samples():
-                key = (row.group, p.topic, p.partition)
-                self._window(key).append(
-                    WindowPoint(row.at.timestamp(), p.committed, p.lag, p.last_commit_at)
-                )
+        for group, rnd in store.groups_rounds(cluster=self.cluster, since=since):
+            for p in rnd.partitions:
+                key = (group, p.topic, p.partition)
+                self._window(key).append(WindowPoint(rnd.at, p.committed, p.lag, p.last_commit_at))
                 seen = self._offset_seen.get(key)
                 if seen is None or seen[0] != p.committed:
                     # Known from history: when it first appeared is not a commit we saw happen.
@@ -117,14 +125,15 @@ class Sampler:
 
         # The end-offset history of the last hour, so lag seconds survive a restart.
         since = datetime.now(UTC) - timedelta(seconds=self.interval * POINTS_IN_MEMORY)
-        points = OffsetPoint.objects.filter(cluster=self.cluster, at__gte=since).order_by("at")
-        for topic, partition, at, end in points.values_list(
-            "topic", "partition", "at", "end_offset"
+        for topic, ends in sorted(
+            store.ends_since(cluster=self.cluster, since=since), key=lambda te: te[1].at
         ):
-            point_key = (topic, partition)
-            self._points_deque(point_key).append((at.timestamp(), end))
-            self._stored_point[point_key] = (at.timestamp(), end)
-            self._older_in_db.add(point_key)
+            for partition, end in ends.ends.items():
+                point_key = (topic, partition)
+                points = self._points_deque(point_key)
+                if not points or points[-1][1] != end or ends.at - points[-1][0] >= 300:
+                    points.append((ends.at, end))
+                self._older_in_db.add(point_key)
         self._states = {s.group: s for s in GroupState.objects.filter(cluster=self.cluster)}
 
     def _points_deque(self, key: Key) -> deque[tuple[float, int]]:
@@ -151,10 +160,11 @@ class Sampler:
         failed round and the sampler goes on. Only KeyboardInterrupt ends it.
         """
         started = time.monotonic()
-        at = datetime.now(UTC)
+        at = store.ms_now()
         try:
             return self._round(at=at, started=started)
         except KafkaViewError as exc:
+            self.writer.discard()
             if self._was_ok is not False:
                 log.warning(
                     "cluster %s unavailable, no samples until it answers: %s", self.cluster, exc
@@ -162,6 +172,7 @@ class Sampler:
             self._was_ok = False
             return self._failed(at=at, started=started, error=str(exc))
         except Exception as exc:
+            self.writer.discard()  # its chunks may hold a round that was rolled back
             self.errors += 1
             log.exception("sampler round on %s failed; going on", self.cluster)
             return self._failed(at=at, started=started, error=f"internal error: {exc!r}"[:2000])
@@ -192,46 +203,31 @@ class Sampler:
                 "cluster %s answers again; the outage is a gap in the history", self.cluster
             )
         self._was_ok = True
-        result = self._store(sample, at=at, commits=self.watcher.snapshot())
-        SampleRound.objects.create(
-            cluster=self.cluster,
-            at=at,
-            ok=True,
-            duration_ms=int((time.monotonic() - started) * 1000),
-            groups=len(sample.groups),
-            partitions=len(sample.ends),
-        )
+        with transaction.atomic():  # the round and its samples, or neither
+            result = self._store(sample, at=at, commits=self.watcher.snapshot())
+            SampleRound.objects.create(
+                cluster=self.cluster,
+                at=at,
+                ok=True,
+                duration_ms=int((time.monotonic() - started) * 1000),
+                groups=len(sample.groups),
+                partitions=len(sample.ends),
+            )
         if time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
             self.prune(now=at)
         return result
 
     def _points_store(self, sample: ClusterSample, now: float, at: datetime) -> None:
-        new_points = []
+        by_topic: dict[str, dict[int, int]] = defaultdict(dict)
         for key, end in sample.ends.items():
-            stored = self._stored_point.get(key)
-            if stored is None or stored[1] != end or now - stored[0] >= POINT_KEEPALIVE_SECONDS:
-                self._stored_point[key] = (now, end)
-                new_points.append(
-                    OffsetPoint(
-                        cluster=self.cluster, topic=key[0], partition=key[1], at=at, end_offset=end
-                    )
-                )
+            by_topic[key[0]][key[1]] = end
             points = self._points_deque(key)
             if len(points) == POINTS_IN_MEMORY:
                 self._older_in_db.add(key)  # the oldest point is about to leave memory
             if not points or points[-1][1] != end or now - points[-1][0] >= POINT_KEEPALIVE_SECONDS:
                 points.append((now, end))
-        OffsetPoint.objects.bulk_create(new_points, batch_size=1000)
-        totals: dict[str, int] = defaultdict(int)
-        for (topic, _), end in sample.ends.items():
-            totals[topic] += end
-        TopicSample.objects.bulk_create(
-            [
-                TopicSample(cluster=self.cluster, topic=t, at=at, end_offsets=total)
-                for t, total in sorted(totals.items())
-            ],
-            batch_size=1000,
-        )
+        for topic, ends in sorted(by_topic.items()):
+            self.writer.add_ends(topic, at, ends)
 
     def lag_seconds_estimate(
         self, key: Key, *, committed: int, end: int, now: float
@@ -241,10 +237,9 @@ class Sampler:
         # Only when memory may not hold the partition's whole history: two indexed queries.
         if points and committed < points[0][1] and key in self._older_in_db:
             # Older than what memory holds: the two stored points around the offset.
-            rows = OffsetPoint.objects.filter(cluster=self.cluster, topic=key[0], partition=key[1])
-            before = rows.filter(end_offset__lte=committed).order_by("-at").first()
-            after = rows.filter(end_offset__gt=committed).order_by("at").first()
-            older = [(p.at.timestamp(), p.end_offset) for p in (before, after) if p is not None]
+            older = store.end_points_around(
+                cluster=self.cluster, topic=key[0], partition=key[1], offset=committed
+            )
             if older:
                 newest = max(t for t, _ in older)
                 points = sorted(set(older)) + [p for p in points if p[0] > newest]
@@ -256,7 +251,6 @@ class Sampler:
     ) -> RoundResult:
         now = at.timestamp()
         self._points_store(sample, now, at)
-        rows: list[LagSample] = []
         statuses: dict[str, str] = {}
         events = samples = 0
         for group in sample.groups:
@@ -286,9 +280,10 @@ class Sampler:
                         committed=committed,
                         end_offset=end,
                         lag=lag,
-                        last_commit_at=last_commit,
+                        # Rounded as stored (ms, 0.1 s): what is judged is what reads back.
+                        last_commit_at=None if last_commit is None else round(last_commit, 3),
                         commits=state.commits if state else 0,
-                        lag_seconds_estimate=estimate.seconds if estimate else None,
+                        lag_seconds_estimate=round(estimate.seconds, 1) if estimate else None,
                         lag_seconds_at_least=bool(estimate and estimate.at_least),
                         status=status.name if status is not None else "",
                     )
@@ -298,18 +293,8 @@ class Sampler:
             events += self._group_state(group, overall, at)
             if parts:
                 samples += len(parts)
-                rows.append(
-                    LagSample(
-                        cluster=self.cluster,
-                        group=group.group,
-                        at=at,
-                        status=statuses[group.group],
-                        total_lag=sum(p.lag for p in parts),
-                        topics="|" + "|".join(sorted({p.topic for p in parts})) + "|",
-                        partitions=[p.packed() for p in parts],
-                    )
-                )
-        LagSample.objects.bulk_create(rows, batch_size=500)
+                self.writer.add_group(group.group, at, statuses[group.group], parts)
+        self.writer.write(at)
         return RoundResult(self.cluster, at, True, "", samples, events, statuses)
 
     def _last_commit(
@@ -375,11 +360,14 @@ class Sampler:
         return len(changes)
 
     def prune(self, *, now: datetime | None = None) -> int:
-        """Delete history older than the retention; returns the rows deleted."""
+        """Fold raw history into the tiers, delete what is past its keep; returns rows touched."""
         self._pruned_at = time.monotonic()
-        cutoff = (now or datetime.now(UTC)) - self.keep
-        deleted = 0
-        for model in (LagSample, OffsetPoint, TopicSample, SampleRound, GroupEvent):
-            count, _ = model.objects.filter(cluster=self.cluster, at__lt=cutoff).delete()
-            deleted += count
-        return deleted
+        now = now or datetime.now(UTC)
+        with transaction.atomic():
+            touched = store.fold(cluster=self.cluster, now=now, raw=self.raw, tiers=self.tiers)
+            touched += store.prune(cluster=self.cluster, now=now, keep=self.keep, tiers=self.tiers)
+            count, _ = GroupEvent.objects.filter(
+                cluster=self.cluster, at__lt=now - self.keep
+            ).delete()
+        self.writer.forget_deleted()
+        return touched + count
