@@ -17,8 +17,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from dashboard.kafka.clusters import admin_clients_forget
 from dashboard.kafka.commits import commit_parse
 from dashboard.kafka.config import ClusterConfig
+from dashboard.lag import store
+from dashboard.lag.codec import fold_group
+from dashboard.lag.conf import Tier
 from dashboard.lag.history import group_history, topic_history
-from dashboard.lag.models import GroupEvent, LagSample, OffsetPoint, SampleRound, TopicSample
+from dashboard.lag.models import GroupEvent, HistoryChunk, SampleRound
 from dashboard.lag.sampler import Sampler
 from devtools.broker import LocalBroker, free_port
 from tests.helpers import CACHE_DIR, clusters_for, unique
@@ -132,11 +135,15 @@ def test_sampler_marks_stopped_stalled_falling_behind_rewound_and_caught_up_grou
             "rewind": "REWIND",
         }
         # The stored samples carry the same verdicts and the lag Kafka reports.
-        stored = LagSample.objects.filter(group=groups["stop"]).order_by("-at").first()
+        stored = store.latest_group(cluster="local", group=groups["stop"])
         assert stored is not None
-        (p,) = stored.partition_samples()
+        (p,) = stored.partitions
         assert (p.committed, p.end_offset, p.lag, p.status) == (10, 100, 90, "STOP")
         assert (stored.status, stored.total_lag) == ("STOP", 90)
+        # And read back from the compact chunks, every round equals what the sampler judged.
+        since = datetime.now(UTC) - timedelta(minutes=5)
+        rounds = store.group_history_rounds(cluster="local", group=groups["stop"], since=since)
+        assert rounds[-1] == stored and len(rounds) == len(results)
         # A change of verdict is an event of the group.
         texts = list(GroupEvent.objects.filter(group=groups["stop"]).values_list("text", flat=True))
         # (It may pass through STALL while its last commit is younger than the window.)
@@ -305,24 +312,89 @@ def test_members_joining_and_leaving_are_events(kafka_broker, make_topic, viewer
     assert "member left: member-one" in page
 
 
-def test_retention_prunes_old_history_and_keeps_the_recent(kafka_broker, make_topic) -> None:
-    topic, group = make_topic("retention"), unique("g-retention")
+def test_old_history_is_folded_into_tiers_then_pruned(kafka_broker, make_topic) -> None:
+    topic, group = make_topic("tiers"), unique("g-tiers")
+    bootstrap = kafka_broker.bootstrap_servers
+    committer = Committer(bootstrap, group)
+    sampler = Sampler(cluster="local", interval=INTERVAL, window=WINDOW, keep=timedelta(days=90))
+    tiers = [Tier(1, 60, timedelta(days=7)), Tier(2, 600, timedelta(days=30))]
+    sampler.tiers = tiers
+    for i in range(6):  # no commit reader needed for this
+        produce(bootstrap, topic, 5)
+        committer.commit(topic, 3 * i + 1)
+        sampler.round()
+    committer.close()
+    since = datetime.now(UTC) - timedelta(hours=1)
+    raw = store.group_history_rounds(cluster="local", group=group, since=since)
+    raw_ends = store.topic_ends_rounds(cluster="local", topic=topic, since=since)
+    assert len(raw) == len(raw_ends) == 6
+    # A failed round in the last bucket: that bucket must be a gap in the tier too.
+    failed_at = store.dt(raw[-1].at // 60 * 60 + 0.0005)
+    SampleRound.objects.create(cluster="local", at=failed_at, ok=False, error="test outage")
+
+    def buckets(size: float) -> dict[float, list]:
+        out: dict[float, list] = {}
+        for r in raw:
+            out.setdefault(r.at // size * size, []).append(r)
+        return out
+
+    # Past the raw keep: everything folds into 1-min buckets, nothing raw is left.
+    later = datetime.now(UTC) + timedelta(days=1)
+    assert store.fold(cluster="local", now=later, raw=timedelta(hours=6), tiers=tiers) > 0
+    assert not HistoryChunk.objects.filter(cluster="local", tier=0).exists()
+    assert not SampleRound.objects.filter(cluster="local", tier=0).exists()
+    tier1 = store.group_history_rounds(cluster="local", group=group, since=since, tier=1)
+    expected = [fold_group(rs, at) for at, rs in sorted(buckets(60).items())]
+    assert tier1 == expected
+    ends = store.topic_ends_rounds(cluster="local", topic=topic, since=since, tier=1)
+    assert [e.at for e in ends] == [p.at for p in expected]
+    assert ends[-1].ends == raw_ends[-1].ends
+    # The chart of a week reads tier 1: the folded values, the failed bucket a gap.
+    chart = group_history(cluster="local", group=group, minutes=10080)
+    assert chart["tier"] == 1
+    last_bucket = raw[-1].at // 60 * 60
+    i = chart["times"].index(last_bucket)
+    assert chart["ok"][i] is False and chart["total_lag"][i] is None
+    for j, point in enumerate(expected[:-1]):
+        k = chart["times"].index(point.at)
+        assert chart["ok"][k] and chart["total_lag"][k] == point.total_lag, j
+
+    # Past tier 1's keep: 10-min buckets of the 1-min ones, the same as folding the raw.
+    much_later = datetime.now(UTC) + timedelta(days=8)
+    store.fold(cluster="local", now=much_later, raw=timedelta(hours=6), tiers=tiers)
+    tier2 = store.group_history_rounds(cluster="local", group=group, since=since, tier=2)
+    assert tier2 == [fold_group(rs, at) for at, rs in sorted(buckets(600).items())]
+    assert not SampleRound.objects.filter(cluster="local", tier=1).exists()
+    # Past the last tier's keep: gone.
+    far = datetime.now(UTC) + timedelta(days=40)
+    assert store.prune(cluster="local", now=far, keep=timedelta(days=90), tiers=tiers) > 0
+    assert not HistoryChunk.objects.filter(cluster="local", key=group).exists()
+    assert not SampleRound.objects.filter(cluster="local").exists()
+
+
+def test_the_sampler_keeps_raw_history_for_its_window_then_folds_it(
+    kafka_broker, make_topic
+) -> None:
+    topic, group = make_topic("fold-live"), unique("g-fold-live")
     produce(kafka_broker.bootstrap_servers, topic, 3)
     committer = Committer(kafka_broker.bootstrap_servers, group)
     committer.commit(topic, 1)
     committer.close()
-    sampler = Sampler(cluster="local", interval=INTERVAL, window=WINDOW, keep=timedelta(days=7))
-    sampler.round()  # no commit reader needed for this
-    old = datetime.now(UTC) - timedelta(days=8)
-    for model in (LagSample, OffsetPoint, TopicSample, SampleRound, GroupEvent):
-        model.objects.filter(cluster="local").update(at=old)
-    sampler.round()
-    cutoff = datetime.now(UTC) - timedelta(days=7)
-    kept = LagSample.objects.filter(group=group, at__gte=cutoff).count()
-    assert sampler.prune() > 0
-    assert not LagSample.objects.filter(at__lt=cutoff).exists()
-    assert not SampleRound.objects.filter(at__lt=cutoff).exists()
-    assert LagSample.objects.filter(group=group).count() == kept == 1
+    sampler = Sampler(cluster="local", interval=INTERVAL, window=WINDOW, raw=timedelta(0))
+    for _ in range(3):
+        sampler.round()
+    # raw=0 is raised to two status windows (what a restart reloads): nothing folds yet.
+    sampler.prune()
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    assert len(store.group_history_rounds(cluster="local", group=group, since=since)) == 3
+    time.sleep(2 * INTERVAL * WINDOW + 0.1)
+    sampler.prune()
+    assert store.group_history_rounds(cluster="local", group=group, since=since, tier=0) == []
+    folded = store.group_history_rounds(cluster="local", group=group, since=since, tier=1)
+    assert folded and folded[-1].partitions[0].committed == 1
+    sampler.round()  # a new raw chunk starts; the folded one is untouched
+    after = store.group_history_rounds(cluster="local", group=group, since=since, tier=1)
+    assert after[: len(folded)] == folded and len(after) == len(folded) + 1
 
 
 def test_a_broker_outage_is_a_gap_not_invented_samples(tmp_path) -> None:
@@ -358,7 +430,9 @@ def test_a_broker_outage_is_a_gap_not_invented_samples(tmp_path) -> None:
         topic_rates = topic_history(cluster="flaky", topic="outage", minutes=15)
     assert first.ok and not down.ok and not again.ok
     assert "flaky" in down.error or "127.0.0.1" in down.error
-    assert not LagSample.objects.filter(cluster="flaky", at=down.at).exists()
+    since = datetime.now(UTC) - timedelta(minutes=15)
+    stored = store.group_history_rounds(cluster="flaky", group=group, since=since)
+    assert [r.at for r in stored] == [first.at.timestamp()]
     failed = SampleRound.objects.get(cluster="flaky", at=down.at)
     assert not failed.ok and failed.error
     # The charts get an empty point for the failed round: a gap, never a made-up value.
@@ -367,5 +441,56 @@ def test_a_broker_outage_is_a_gap_not_invented_samples(tmp_path) -> None:
     assert history["total_lag"][i] is None
     assert history["total_lag"][0] == 6
     assert history["total_lag"][i:] == [None, None]
-    assert LagSample.objects.filter(cluster="flaky").count() == 1
     assert topic_rates["produce_rate"][i] is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrating_the_old_rows_keeps_the_history() -> None:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("dashboard", "0007_sampler_lease")], [("dashboard", "0008_history_chunks")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    lag_sample, offset_point, topic_sample = (
+        old.get_model("dashboard", name) for name in ("LagSample", "OffsetPoint", "TopicSample")
+    )
+    t0 = datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=UTC)
+    rows = []
+    for i in range(70):  # more than a chunk
+        at = t0 + timedelta(seconds=10 * i)
+        parts = [
+            ["orders", 0, 100 + i, 150 + 2 * i, 50 + i, 1764500000.5 + i, i, 4.5, 0, "OK"],
+            ["orders", 1, 7, 9, 2, None, 0, None, 1, "STALL" if i > 60 else "OK"],
+        ]
+        rows.append((at, parts))
+        lag_sample.objects.create(
+            cluster="old",
+            group="g",
+            at=at,
+            status="STALL" if i > 60 else "OK",
+            total_lag=sum(int(p[4]) for p in parts),  # type: ignore[call-overload]
+            topics="|orders|",
+            partitions=parts,
+        )
+        topic_sample.objects.create(cluster="old", topic="orders", at=at, end_offsets=0)
+        if i % 3 == 0:  # end offsets were stored when they moved
+            offset_point.objects.create(
+                cluster="old", topic="orders", partition=0, at=at, end_offset=150 + 2 * i
+            )
+    offset_point.objects.create(cluster="old", topic="orders", partition=1, at=t0, end_offset=9)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    since = t0 - timedelta(seconds=1)
+    got = store.group_history_rounds(cluster="old", group="g", since=since)
+    assert len(got) == 70
+    for (at, parts), rnd in zip(rows, got, strict=True):
+        assert rnd.at == round(at.timestamp() * 1000) / 1000
+        assert [store.packed(p) for p in rnd.partitions] == parts
+    ends = store.topic_ends_rounds(cluster="old", topic="orders", since=since)
+    assert [e.ends for e in ends] == [{0: 150 + 2 * (i - i % 3), 1: 9} for i in range(70)]
+    assert HistoryChunk.objects.filter(cluster="old", kind="group").count() == 2
