@@ -1,8 +1,9 @@
 """One sampler per deployment: a lease in the database, renewed every round.
 
 Two `lag_sampler` processes on one database: the one holding the lease samples, the
-other waits and takes over once the lease has expired (1.2 intervals after the last
-renewal, looked at every quarter interval: within two intervals of the holder's death).
+other waits and takes over once the lease has expired (it is renewed at each round's
+start and end, to just past the next start; looked at every quarter interval: within
+two intervals of the holder's last round).
 """
 
 from __future__ import annotations

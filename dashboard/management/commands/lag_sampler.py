@@ -33,9 +33,9 @@ class Command(BaseCommand):
         interval = opts["interval"] or sample_interval()
         names = opts["cluster"] or list(clusters_all().by_name)
         holder = lease_holder_id()
-        # Renewed at the start and the end of every round, the lease lasts 1.2 intervals;
-        # a standby looks every quarter interval, so it takes over well within two
-        # intervals of the holder's last round (a round itself takes a fraction of one).
+        # Renewed at the start of every round for 1.2 intervals, and at its end until 0.2
+        # intervals past the next start; a standby looks every quarter interval, so it takes
+        # over within 1.45 intervals of the holder's last round start.
         ttl, poll = 1.2 * interval, interval / 4
         samplers: list[Sampler] | None = None
         # The commit readers run from the start, standing by too: a takeover then only
@@ -84,7 +84,11 @@ class Command(BaseCommand):
                         result.samples,
                         result.events,
                     )
-                lease_acquire(holder=holder, ttl=ttl)  # renewed after the round too
+                # Renewed after the round too, until just past the next round's start (where
+                # it is renewed again): a standby's wait after a death then does not grow with
+                # the time the last round took.
+                next_round = max(interval - (time.monotonic() - started), 0.0)
+                lease_acquire(holder=holder, ttl=next_round + 0.2 * interval)
                 done += 1
                 if opts["rounds"] and done >= opts["rounds"]:
                     break
