@@ -62,8 +62,11 @@ def produce(
     for i in range(count):
         # With `partitions`, round-robin by hand: an unkeyed record's sticky partitioner may
         # put a whole small batch on one partition, leaving the other without a commit.
-        where = {"partition": i % partitions} if partitions else {}
-        producer.produce(topic, key=f"k{i}" if keyed else None, value=f"hello world {i}", **where)
+        key, value = f"k{i}" if keyed else None, f"hello world {i}"
+        if partitions:
+            producer.produce(topic, key=key, value=value, partition=i % partitions)
+        else:
+            producer.produce(topic, key=key, value=value)
     producer.flush(15)
 
 
