@@ -40,7 +40,30 @@ SECRET_SETTINGS = frozenset(
 # guarantees (e.g. the tail never joining a group), so they are refused.
 RESERVED_SETTINGS = frozenset({"bootstrap.servers", "group.id", "enable.auto.commit", "client.id"})
 
-CLUSTER_KEYS = frozenset({"bootstrap_servers", "config", "secrets", "description"})
+CLUSTER_KEYS = frozenset(
+    {"bootstrap_servers", "config", "secrets", "description", "schema_registry"}
+)
+REGISTRY_KEYS = frozenset({"url", "username"})
+# Secrets of the registry, named in the cluster's [secrets] table like librdkafka's.
+REGISTRY_SECRETS = frozenset({"schema_registry.password"})
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    """A cluster's Confluent-compatible Schema Registry (basic auth optional)."""
+
+    url: str
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    def client_config(self, *, timeout: float) -> dict[str, object]:
+        """confluent_kafka.schema_registry settings (secrets included)."""
+        conf: dict[str, object] = {"url": self.url, "timeout": timeout, "max.retries": 0}
+        if self.username:
+            conf["basic.auth.user.info"] = f"{self.username}:{self.password}"
+        return conf
+
+
 TOP_KEYS = frozenset({"default", "clusters"})
 
 
@@ -54,6 +77,7 @@ class ClusterConfig:
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     secret_sources: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    schema_registry: RegistryConfig | None = None
 
     def client_config(self) -> dict[str, str]:
         """librdkafka settings for a client of this cluster (secrets included)."""
@@ -181,6 +205,7 @@ def _cluster_from_table(
                 problem=f"environment variable {var} is not set",
             )
         secrets[key] = env[var]
+    registry = _registry_from(table.get("schema_registry"), secrets, source=source, prefix=prefix)
     description = table.get("description", "")
     if not isinstance(description, str):
         raise ClusterConfigError(
@@ -199,7 +224,38 @@ def _cluster_from_table(
         secrets=secrets,
         secret_sources=secret_sources,
         description=description,
+        schema_registry=registry,
     )
+
+
+def _registry_from(
+    table: object, secrets: dict[str, str], *, source: str, prefix: str
+) -> RegistryConfig | None:
+    """[clusters.X.schema_registry] url/username; its password from [clusters.X.secrets]."""
+    password = secrets.pop("schema_registry.password", "")
+    if table is None:
+        if password:
+            raise ClusterConfigError(
+                source=source,
+                key=f"{prefix}.secrets.schema_registry.password",
+                problem="set without a [schema_registry] table",
+            )
+        return None
+    key = f"{prefix}.schema_registry"
+    values = _string_table(table, source=source, key=key)
+    unknown = sorted(set(values) - REGISTRY_KEYS)
+    if unknown:
+        raise ClusterConfigError(
+            source=source,
+            key=f"{key}.{unknown[0]}",
+            problem=f"unknown key; allowed: {', '.join(sorted(REGISTRY_KEYS))}",
+        )
+    url = values.get("url", "").strip().rstrip("/")
+    if not re.match(r"^https?://[^\s/]+", url):
+        raise ClusterConfigError(
+            source=source, key=f"{key}.url", problem="required: an http:// or https:// URL"
+        )
+    return RegistryConfig(url=url, username=values.get("username", ""), password=password)
 
 
 def clusters_from_toml(text: str, *, source: str, env: Mapping[str, str]) -> Clusters:
@@ -252,5 +308,16 @@ def clusters_from_env(env: Mapping[str, str]) -> Clusters:
             ) from None
         return clusters_from_toml(text, source=path, env=env)
     bootstrap = env.get("KAFKA_BOOTSTRAP_SERVERS", "").strip() or DEFAULT_BOOTSTRAP
-    local = ClusterConfig(name=DEFAULT_CLUSTER, bootstrap_servers=bootstrap)
+    url = env.get("KAFKAVIEW_SCHEMA_REGISTRY_URL", "").strip().rstrip("/")
+    if url and not re.match(r"^https?://[^\s/]+", url):
+        raise ClusterConfigError(
+            source="environment",
+            key="KAFKAVIEW_SCHEMA_REGISTRY_URL",
+            problem="expected an http:// or https:// URL",
+        )
+    local = ClusterConfig(
+        name=DEFAULT_CLUSTER,
+        bootstrap_servers=bootstrap,
+        schema_registry=RegistryConfig(url=url) if url else None,
+    )
     return Clusters(by_name={DEFAULT_CLUSTER: local}, default=DEFAULT_CLUSTER, source="environment")

@@ -34,6 +34,7 @@ from dashboard.kafka.clusters import call, client_config, connect_timeout_ms, wa
 from dashboard.kafka.errors import InvalidRequest, TopicNotFound
 from dashboard.kafka.masking import MaskedMessage, Masker
 from dashboard.kafka.render import DEFAULT_CAP, render_dict, timestamp_type_name
+from dashboard.kafka.schemas import DecodedMessage, SchemaDecoder, decoder_for
 from dashboard.kafka.tail_request import TailRequest
 from dashboard.kafka.topics import metadata_topics, offsets_send, watermarks_all
 
@@ -269,6 +270,8 @@ class TailSession:
         # Masks hide parts of values before anything leaves the server; the filter sees
         # the masked values too, so a search cannot find what the mask hides.
         self._masker = masker
+        # Records in the registry's wire format are decoded when the cluster has a registry.
+        self._decoder: SchemaDecoder | None = decoder_for(cluster)
         # Called from the poll thread when records wait where none did, or a search ends:
         # the reader's side sleeps until then instead of looking every few milliseconds.
         self._notify = notify or (lambda: None)
@@ -493,7 +496,7 @@ class TailSession:
         # but the client's accessors and the filter (bench/tail.py measures it).
         if self._finished is not None:
             return
-        match, end_of, masker = self._match, self._end, self._masker
+        match, end_of, masker, decoder = self._match, self._end, self._masker, self._decoder
         # A search's partitions: the last offset in range before which a message needs no
         # end check (one comparison in the common case); -1 once done: all are past it.
         last_of = {p: -1 if p in self._done else end - 1 for p, end in end_of.items()}
@@ -530,12 +533,17 @@ class TailSession:
                 last_of[partition] = -1
             consumed += 1
             consumed_next[partition] = offset + 1
-            seen = msg if masker is None else MaskedMessage(msg, masker)
+            # Decoded first (masks and filters apply to the decoded JSON), then masked.
+            decoded = msg if decoder is None else DecodedMessage(msg, decoder)
+            seen = decoded if masker is None else MaskedMessage(decoded, masker)
             if match is not None and not match(seen):
                 continue  # scanned, not shown: the reader is past it all the same
             record = record_dict(seen)
             if isinstance(seen, MaskedMessage):
                 record_mark(record, seen.masked)
+            if isinstance(decoded, DecodedMessage):
+                for part, schema in decoded.schemas.items():
+                    record[part]["schema"] = schema
             encoded = Encoded(partition, offset, record["timestamp"], record_json(record))
             taken.append(encoded)
             weights += encoded.weight

@@ -64,6 +64,17 @@
       badge.title = "parts of this value are hidden by a mask";
       cell.appendChild(badge);
     }
+    if (rendered.schema) {
+      // Confluent wire format: decoded with the writer's schema, or why it could not be.
+      const s = rendered.schema;
+      const label = s.error
+        ? "schema " + s.id + ": " + s.error
+        : s.type.toLowerCase() + " · " + (s.subject ? s.subject + " v" + s.version : "id " + s.id);
+      const badge = el("span", label, "badge schema" + (s.error ? " schema-error" : ""));
+      badge.dataset.testid = "schema";
+      badge.title = s.error ? "shown undecoded" : "schema id " + s.id;
+      cell.appendChild(badge);
+    }
     const text = rendered.text;
     const pre = el("pre", text.length > PREVIEW ? text.slice(0, PREVIEW) + "…" : text);
     cell.appendChild(pre);

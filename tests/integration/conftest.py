@@ -16,6 +16,7 @@ from django.test import override_settings
 from dashboard.kafka.clusters import admin_clients_forget
 from devtools.broker import LocalBroker, free_port
 from devtools.daphne import daphne_start, http_wait
+from devtools.registry import LocalRegistry
 from tests.helpers import BASE_DIR, CACHE_DIR, clusters_for, unique
 
 CHROMIUM = "/usr/bin/chromium"
@@ -49,6 +50,17 @@ def kafka_settings(kafka_broker: LocalBroker) -> Iterator[None]:
         KAFKAVIEW_CLUSTERS=clusters_for(kafka_broker.bootstrap_servers), KAFKAVIEW_READ_MAX_AGE=0
     ):
         yield
+
+
+@pytest.fixture(scope="session")
+def schema_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRegistry]:
+    """A real Apicurio Registry (Confluent API), started once for the tests that need it."""
+    registry = LocalRegistry(
+        cache_dir=CACHE_DIR, log=tmp_path_factory.mktemp("registry") / "registry.log"
+    )
+    registry.start()
+    yield registry
+    registry.stop()
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import secrets
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,13 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dashboard.kafka.clusters import client_config, clusters_all, clusters_configure
-from dashboard.kafka.config import ClusterConfig, Clusters
+from dashboard.kafka.config import ClusterConfig, Clusters, RegistryConfig
 from dashboard.management.signals import sigterm_as_interrupt
-from devtools.broker import BrokerStartError, LocalBroker, default_cluster_port
+from devtools.broker import BrokerStartError, LocalBroker, default_cluster_port, port_open
 from devtools.daphne import daphne_start
-from devtools.demo import DEMO_GROUPS, DEMO_TOPIC, DemoTraffic
+from devtools.demo import AVRO_TOPIC, DEMO_GROUPS, DEMO_TOPIC, AvroDemo, DemoTraffic
 from devtools.processes import child_start, children_stop
+from devtools.registry import LocalRegistry, RegistryStartError
 
 # Seconds Daphne and the sampler get to stop, and the broker after them.
 CHILD_GRACE = 3.0
@@ -93,6 +95,35 @@ class Command(BaseCommand):
             "--data-dir", type=Path, default=None, help="the local broker's data folder"
         )
 
+    def _registry(self, env: dict[str, str], clusters: Clusters) -> LocalRegistry | None:
+        """Start a local Schema Registry for the local cluster; without Java 21, say so."""
+        registry = LocalRegistry(
+            cache_dir=settings.KAFKAVIEW_CACHE_DIR,
+            port=8081 if not port_open("127.0.0.1", 8081) else None,
+            log=settings.KAFKAVIEW_CACHE_DIR / "apicurio" / "registry.log",
+        )
+        self.stdout.write("starting the local Schema Registry (first run fetches it)...")
+        try:
+            url = registry.start()
+        except RegistryStartError as exc:
+            self.stdout.write(f"no Schema Registry: {exc}")
+            return None
+        env["KAFKAVIEW_SCHEMA_REGISTRY_URL"] = url
+        local = clusters.by_name["local"]
+        clusters_configure(
+            clusters=Clusters(
+                by_name={
+                    **clusters.by_name,
+                    "local": replace(local, schema_registry=RegistryConfig(url=url)),
+                },
+                default=clusters.default,
+                source=clusters.source,
+            ),
+            request_timeout=settings.KAFKAVIEW_REQUEST_TIMEOUT,
+        )
+        self.stdout.write(f"Schema Registry (Apicurio) at {url}")
+        return registry
+
     def handle(self, *args: Any, **opts: Any) -> None:
         sigterm_as_interrupt()
         call_command("migrate", interactive=False, verbosity=0)
@@ -103,6 +134,8 @@ class Command(BaseCommand):
         )
         broker: LocalBroker | None = None
         demo: DemoTraffic | None = None
+        avro: AvroDemo | None = None
+        registry: LocalRegistry | None = None
         children: list[subprocess.Popen[bytes]] = []
         env = dict(os.environ)
         try:
@@ -136,6 +169,12 @@ class Command(BaseCommand):
                     self.stdout.write(
                         f"demo traffic: topic {DEMO_TOPIC}, groups {', '.join(DEMO_GROUPS)}"
                     )
+                if not os.environ.get("KAFKAVIEW_SCHEMA_REGISTRY_URL", "").strip():
+                    registry = self._registry(env, clusters)
+                if registry is not None and not opts["no_demo"]:
+                    avro = AvroDemo(conf=client_config(cluster="local"), registry_url=registry.url)
+                    avro.start()
+                    self.stdout.write(f"demo traffic: Avro topic {AVRO_TOPIC}")
             else:
                 self.stdout.write(
                     f"using the configured cluster(s) ({clusters.source}); no local broker"
@@ -164,6 +203,10 @@ class Command(BaseCommand):
             children_stop(children, grace=CHILD_GRACE)
             if demo is not None:
                 demo.stop(timeout=CHILD_GRACE)
+            if avro is not None:
+                avro.stop(timeout=CHILD_GRACE)
+            if registry is not None:
+                registry.stop(timeout=CHILD_GRACE)
             if broker is not None:
                 broker.stop(timeout=BROKER_GRACE)
             self.stdout.write(f"stopped in {time.monotonic() - began:.1f} s")
