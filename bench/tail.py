@@ -10,7 +10,10 @@ logged-in user, then measures in one run:
      confluent-kafka consumer reading the same records in the same run (the ratio);
   3. messages/s to one websocket while the topic is produced at full speed;
   4. produce -> socket latency p50/p99 at --rate messages/s;
-  5. Daphne's RSS with --tails tails open on a busy topic while one client stops reading.
+  5. Daphne's RSS with --tails tails open on a busy topic while one client stops reading;
+  6. with --avro N (default 30,000; 0: off): N small Avro records written by
+     confluent-kafka's AvroSerializer through a real Schema Registry (Apicurio), tailed from
+     earliest and decoded: messages/s and how many came decoded (--avro-only: just this).
 """
 
 from __future__ import annotations
@@ -34,6 +37,60 @@ os.environ["DATABASE_URL"] = f"sqlite:///{DB}"
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-tail-secret")
 
 
+def avro_tail(bootstrap: str, url: str, base: str, cookie: str, count: int) -> list[list[str]]:
+    """Small Avro records through the registry, tailed from earliest and decoded."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    topic = f"bench-tail-avro-{time.time_ns()}"
+    AdminClient({"bootstrap.servers": bootstrap}).create_topics([NewTopic(topic, 3, 1)])[
+        topic
+    ].result(timeout=30)
+    schema = {
+        "type": "record",
+        "name": "Reading",
+        "fields": [
+            {"name": "sensor", "type": "string"},
+            {"name": "value", "type": "double"},
+            {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+            {"name": "ok", "type": "boolean"},
+        ],
+    }
+    serializer = AvroSerializer(SchemaRegistryClient({"url": url}), json.dumps(schema))
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    now = int(time.time() * 1000)
+    for i in range(count):
+        value = serializer(
+            {"sensor": f"s-{i % 50}", "value": i / 7, "at": now + i, "ok": True}, ctx
+        )
+        while True:
+            try:
+                producer.produce(topic, key=str(i % 64).encode(), value=value)
+                break
+            except BufferError:
+                producer.poll(0.01)
+    producer.flush(120)
+
+    async def tail() -> Client:
+        client = Client(f"{base}/{topic}/tail/", cookie)
+        await client.open(start="earliest")
+        await client.run(until=count)
+        await client.ws.close()
+        return client
+
+    client = asyncio.run(asyncio.wait_for(tail(), 300))
+    rate = client.received / (client.last_at - client.first_at)
+    return [
+        [f"{count:,} small Avro records (4 fields) from earliest, decoded", f"{client.decoded:,}",
+         f"of {client.received:,} delivered"],
+        ["  decoded tail speed, first record to last", f"{rate:,.0f} msg/s", "target >= 20,000"],
+    ]  # fmt: skip
+
+
 class SkipToMemory(Exception):
     """--memory-only: go straight to the memory measurement (--no-memory: past it)."""
 
@@ -45,10 +102,17 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def start_daphne(bootstrap: str, port: int) -> subprocess.Popen[bytes]:
+def start_daphne(
+    bootstrap: str, port: int, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     from devtools.daphne import daphne_start, http_wait
 
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKAVIEW_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "KAFKAVIEW_LOG_LEVEL": "WARNING",
+        **(extra or {}),
+    }
     log = open(DB.parent / "daphne.log", "wb")  # noqa: SIM115 - lives as long as Daphne
     proc = daphne_start(port=port, cwd=BASE_DIR, env=env, log=log)
     http_wait(f"http://127.0.0.1:{port}/healthz", timeout=30, process=proc)
@@ -61,6 +125,7 @@ class Client:
     def __init__(self, url: str, cookie: str, *, read: bool = True) -> None:
         self.url, self.cookie, self.read = url, cookie, read
         self.received = 0
+        self.decoded = 0  # records whose value came decoded with its schema
         self.dropped = 0
         self.latencies: list[float] = []
         self.first_at = self.last_at = self.started_at = self.opened_at = 0.0
@@ -108,6 +173,12 @@ class Client:
             self.last_at = now
             records = frame["records"]
             self.received += len(records)
+            self.decoded += sum(
+                1
+                for r in records
+                if "id" in r["value"].get("schema", {"error": 1})
+                and "error" not in r["value"]["schema"]
+            )
             if latency:
                 self.latencies.extend(now * 1000 - r["timestamp"] for r in records)
             await self.ws.send(json.dumps({"type": "ack", "seq": frame["seq"]}))
@@ -177,6 +248,8 @@ def main() -> None:
         "--memory-rate", type=int, default=4000, help="msg/s on the topic the 50 tails read"
     )
     parser.add_argument("--bootstrap", default=None)
+    parser.add_argument("--avro", type=int, default=30_000, help="Avro records (0: skip)")
+    parser.add_argument("--avro-only", action="store_true", help="only the decoded tail")
     parser.add_argument("--memory-only", action="store_true", help="skip throughput and latency")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
     args = parser.parse_args()
@@ -188,7 +261,14 @@ def main() -> None:
 
         cookie = session_cookie()
         port = free_port()
-        daphne = start_daphne(bootstrap, port)
+        registry = None
+        extra: dict[str, str] = {}
+        if args.avro:
+            from devtools.registry import LocalRegistry
+
+            registry = LocalRegistry(cache_dir=BASE_DIR / ".cache")
+            extra["KAFKAVIEW_SCHEMA_REGISTRY_URL"] = registry.start()
+        daphne = start_daphne(bootstrap, port, extra)
         admin = AdminClient({"bootstrap.servers": bootstrap})
         tag = time.time_ns()
         kinds = ("backlog", "search", "fast", "paced", "busy")
@@ -199,7 +279,10 @@ def main() -> None:
         base = f"ws://127.0.0.1:{port}/ws/clusters/local/topics"
         rows = []
         try:
-            if args.memory_only:
+            if args.avro and registry is not None:
+                rows += avro_tail(bootstrap, registry.url, base, cookie, args.avro)
+                print("# avro done", flush=True)
+            if args.memory_only or args.avro_only:
                 raise SkipToMemory
 
             # 1. A backlog from earliest to one socket, the reader acking at once.
@@ -338,7 +421,7 @@ def main() -> None:
         except SkipToMemory:
             pass
         try:
-            if args.no_memory:
+            if args.no_memory or args.avro_only:
                 raise SkipToMemory
             # 5. Memory: many tails on a busy topic, one of which stops reading.
             rss_before = rss_mb(daphne.pid)
@@ -388,6 +471,8 @@ def main() -> None:
         finally:
             daphne.terminate()
             daphne.wait(timeout=10)
+            if registry is not None:
+                registry.stop()
         print()
         print(table(["measure", "value", "note"], rows))
 

@@ -20,6 +20,12 @@ urlpatterns = [
     path("clusters/<str:cluster>/topics/<str:topic>/tail/", tail.tail, name="tail"),
     path("clusters/<str:cluster>/topics/<str:topic>/produce/", writes.produce, name="produce"),
     path("clusters/<str:cluster>/groups/", browse.groups, name="groups"),
+    path("clusters/<str:cluster>/schemas/", browse.schemas, name="schemas"),
+    path(
+        "clusters/<str:cluster>/schemas/<path:subject>/",
+        browse.schema_subject,
+        name="schema_subject",
+    ),
     # reset/ before the group page: the path converter would take "g/reset" as a group id.
     path("clusters/<str:cluster>/groups/<path:group>/reset/", writes.reset, name="reset"),
     path("metrics", lag.metrics, name="metrics"),
@@ -40,6 +46,12 @@ urlpatterns = [
         name="api_topic_history",
     ),
     path("api/clusters/<str:cluster>/groups/", browse.api_groups, name="api_groups"),
+    path("api/clusters/<str:cluster>/schemas/", browse.api_schemas, name="api_schemas"),
+    path(
+        "api/clusters/<str:cluster>/schemas/<path:subject>/",
+        browse.api_schema_subject,
+        name="api_schema_subject",
+    ),
     path(
         "api/clusters/<str:cluster>/groups/<path:group>/history/",
         lag.api_group_history,

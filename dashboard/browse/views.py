@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from dashboard.access.policy import scope_of
+from dashboard.access.policy import cluster_check, scope_of
 from dashboard.browse.selectors import (
     ShareGroupView,
     group_view,
@@ -15,6 +15,9 @@ from dashboard.browse.selectors import (
     topic_view,
     topics_view,
 )
+from dashboard.kafka.errors import RegistryNotFound
+from dashboard.kafka.schemas import SubjectView, subject_view, subjects_list
+from dashboard.kafka.topics import topic_index
 from dashboard.lag.history import RANGES, group_events, range_minutes
 from dashboard.web.jsonutil import to_json
 
@@ -181,3 +184,50 @@ def api_group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
             "sampler": to_json(view.sampler),
         }
     )
+
+
+def _topics(request: HttpRequest, cluster: str) -> tuple[set[str], set[str]]:
+    """Every topic name, and those the user may view."""
+    scope = scope_of(request.user)
+    cluster_check(scope, cluster)
+    names = {t.name for t in topic_index(cluster=cluster, include_internal=True).topics}
+    return names, {t for t in names if scope.sees_topic(cluster, t)}
+
+
+# A subject named after a topic (<topic>-key / -value) is shown to those who see the topic.
+@require_GET
+def schemas(request: HttpRequest, cluster: str) -> HttpResponse:
+    names, visible = _topics(request, cluster)
+    rows = [r for r in subjects_list(cluster=cluster, topics=names) if r.topic in visible | {None}]
+    return render(request, "dashboard/schemas.html", {"cluster": cluster, "rows": rows})
+
+
+@require_GET
+def api_schemas(request: HttpRequest, cluster: str) -> HttpResponse:
+    names, visible = _topics(request, cluster)
+    rows = [r for r in subjects_list(cluster=cluster, topics=names) if r.topic in visible | {None}]
+    return JsonResponse({"cluster": cluster, "subjects": to_json(rows)})
+
+
+def _subject(request: HttpRequest, cluster: str, subject: str) -> SubjectView:
+    names, visible = _topics(request, cluster)
+    view = subject_view(
+        cluster=cluster,
+        subject=subject,
+        version=request.GET.get("version", "latest").strip() or "latest",
+        topics=names,
+    )
+    if view.topic is not None and view.topic not in visible:
+        raise RegistryNotFound(f"subject {subject!r} is not in the Schema Registry")
+    return view
+
+
+@require_GET
+def schema_subject(request: HttpRequest, cluster: str, subject: str) -> HttpResponse:
+    view = _subject(request, cluster, subject)
+    return render(request, "dashboard/schema.html", {"cluster": cluster, "view": view})
+
+
+@require_GET
+def api_schema_subject(request: HttpRequest, cluster: str, subject: str) -> HttpResponse:
+    return JsonResponse({"cluster": cluster, **to_json(_subject(request, cluster, subject))})

@@ -59,3 +59,11 @@ class GroupNotEmpty(KafkaViewError):
 
 class InvalidRequest(KafkaViewError):
     """The request is not valid (bad name, offset out of range, ...)."""
+
+
+class RegistryNotFound(KafkaViewError):
+    """The cluster has no Schema Registry configured, or the subject/version is not in it."""
+
+
+class RegistryUnavailable(KafkaViewError):
+    """The cluster's Schema Registry did not answer (or answered an error)."""

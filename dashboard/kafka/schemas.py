@@ -12,6 +12,8 @@ one unknown id costs one request, not one per record.
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import io
 import json
 import threading
@@ -98,6 +100,156 @@ def _avro_reader(schema_str: str, named: dict[str, Any]) -> Callable[[bytes], An
     return read
 
 
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        if pos >= len(data):
+            raise SchemaProblem("the Protobuf message indexes are cut short")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _zigzag(data: bytes, pos: int) -> tuple[int, int]:
+    raw, pos = _varint(data, pos)
+    return (raw >> 1) ^ -(raw & 1), pos
+
+
+def proto_files(root: str, texts: dict[str, str]) -> Any:
+    """A FileDescriptorSet of .proto texts (by file name), imports included, built by protoc."""
+    import os
+    import tempfile
+
+    import grpc_tools
+    from google.protobuf import descriptor_pb2
+    from grpc_tools import protoc
+
+    includes = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+    with tempfile.TemporaryDirectory(prefix="kafkaview-proto-") as folder:
+        for name, text in texts.items():
+            path = os.path.join(folder, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as out:
+                out.write(text)
+        target = os.path.join(folder, "out.pb")
+        # protoc prints its errors on stderr; the exit code says whether it worked.
+        code = protoc.main(
+            ["protoc", f"-I{folder}", f"-I{includes}", "--include_imports",
+             f"--descriptor_set_out={target}", os.path.join(folder, root)]
+        )  # fmt: skip
+        if code != 0 or not os.path.exists(target):
+            raise SchemaProblem(f"protoc could not read the Protobuf schema {root}")
+        files = descriptor_pb2.FileDescriptorSet()
+        with open(target, "rb") as data:
+            files.ParseFromString(data.read())
+        return files
+
+
+def _serialized(text: str) -> Any:
+    """A registry schema given as a base64 FileDescriptorProto (confluent-kafka-python
+    registers them so), else None for .proto text."""
+    from google.protobuf import descriptor_pb2
+
+    try:
+        raw = base64.b64decode(text, validate=True)
+        proto = descriptor_pb2.FileDescriptorProto()
+        proto.ParseFromString(raw)
+    except Exception:
+        return None
+    return proto if proto.name or proto.message_type else None
+
+
+def _well_known(name: str) -> Any:
+    """google/protobuf/x.proto from the protobuf package itself."""
+    import importlib
+
+    from google.protobuf import descriptor_pb2
+
+    module = importlib.import_module("google.protobuf." + name.rsplit("/", 1)[-1][:-6] + "_pb2")
+    proto = descriptor_pb2.FileDescriptorProto()
+    module.DESCRIPTOR.CopyToProto(proto)
+    return proto
+
+
+def proto_pool(root: str, texts: dict[str, str]) -> tuple[Any, str]:
+    """A descriptor pool holding the root file and its imports, and the root's file name.
+
+    Each file comes as .proto text (compiled by protoc) or as a base64 FileDescriptorProto.
+    """
+    from google.protobuf import descriptor_pool
+
+    protos: dict[str, Any] = {}
+    text_files = {}
+    for name, text in texts.items():
+        found = _serialized(text)
+        if found is None:
+            text_files[name] = text
+        else:
+            found.name = name  # as the importing files name it
+            protos[name] = found
+    if root in text_files:
+        for proto in proto_files(root, text_files).file:
+            protos.setdefault(proto.name, proto)
+    pool = descriptor_pool.DescriptorPool()
+    added: set[str] = set()
+
+    def add(name: str) -> None:
+        if name in added:
+            return
+        proto = protos.get(name)
+        if proto is None:
+            if not name.startswith("google/protobuf/"):
+                raise SchemaProblem(f"the Protobuf schema imports {name}, which is missing")
+            proto = protos[name] = _well_known(name)
+        for dependency in proto.dependency:
+            add(dependency)
+        pool.Add(proto)
+        added.add(name)
+
+    try:
+        add(root)
+    except SchemaProblem:
+        raise
+    except Exception as exc:
+        raise SchemaProblem(f"the Protobuf schema could not be read: {exc}") from None
+    return pool, root
+
+
+def _proto_reader(root: str, texts: dict[str, str]) -> Callable[[bytes], Any]:
+    from google.protobuf import json_format, message_factory
+
+    pool, name = proto_pool(root, texts)
+    top = list(pool.FindFileByName(name).message_types_by_name.values())
+    if not top:
+        raise SchemaProblem(f"the Protobuf schema {root} defines no message")
+
+    def read(payload: bytes) -> Any:
+        # Confluent's framing: which message of the file (a path of indexes), then its bytes;
+        # a lone 0 means the first message.
+        count, pos = _zigzag(payload, 0)
+        path = [0] if count == 0 else []
+        for _ in range(count):
+            index, pos = _zigzag(payload, pos)
+            path.append(index)
+        try:
+            descriptor = top[path[0]]
+            for index in path[1:]:
+                descriptor = descriptor.nested_types[index]
+        except IndexError:
+            raise SchemaProblem(f"no message at index {path} in the Protobuf schema") from None
+        message = message_factory.GetMessageClass(descriptor)()
+        try:
+            message.ParseFromString(payload[pos:])
+        except Exception as exc:
+            raise SchemaProblem(f"the bytes do not match {descriptor.full_name}: {exc}") from None
+        return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+    return read
+
+
 def _json_reader(payload: bytes) -> Any:
     try:
         return orjson.loads(payload)
@@ -165,7 +317,24 @@ class SchemaDecoder:
                 raise SchemaProblem(f"the Avro schema {sid} could not be read: {exc}") from None
         if kind == "JSON":
             return _Writer(info, _json_reader)
-        raise SchemaProblem(f"{kind} records are not decoded yet (schema id {sid})")
+        if kind == "PROTOBUF":
+            texts = {f"schema-{sid}.proto": schema.schema_str or ""}
+            self._references(schema.references or [], texts)
+            return _Writer(info, _proto_reader(f"schema-{sid}.proto", texts))
+        raise SchemaProblem(f"{kind} records are not decoded (schema id {sid})")
+
+    def _references(self, refs: list[Any], texts: dict[str, str]) -> None:
+        """The imported .proto files, by the name the importing file uses (recursively)."""
+        for ref in refs:
+            if ref.name in texts:
+                continue
+            try:
+                found = self.client.get_version(str(ref.subject), int(ref.version or 1))
+            except Exception as exc:
+                raise SchemaProblem(f"the referenced schema {ref.name} is missing: {exc}") from None
+            texts[str(ref.name)] = (found.schema.schema_str if found.schema else "") or ""
+            if found.schema is not None:
+                self._references(found.schema.references or [], texts)
 
     def _where(self, sid: int, *, topic: str, field: str) -> tuple[str | None, int | None]:
         """The subject and version of an id, preferring the topic's own subject."""
@@ -186,6 +355,132 @@ class SchemaDecoder:
             raise SchemaProblem("not in the registry's wire format")
         writer = self.writer(sid, topic=topic, field=field)
         return to_json(writer.read(data[5:])), writer.info
+
+    def encode(self, *, subject: str, version: str, text: str) -> tuple[bytes, SchemaInfo]:
+        """A value typed as JSON, checked against the subject's schema and framed for the wire.
+
+        SchemaProblem says what is wrong, naming the field (`customer.card: ...`).
+        """
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+        try:
+            found = (
+                self.client.get_latest_version(subject)
+                if version == "latest"
+                else self.client.get_version(subject, int(version))
+            )
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                raise SchemaProblem(
+                    f"subject {subject!r} has no version {version} in the registry"
+                ) from None
+            raise SchemaProblem(f"the registry answered {exc.http_status_code}: {exc}") from None
+        except ValueError:
+            raise SchemaProblem(f"version must be 'latest' or a number, not {version!r}") from None
+        except Exception as exc:
+            raise SchemaProblem(f"the registry did not answer: {exc}") from None
+        schema = found.schema
+        if schema is None or found.schema_id is None:
+            raise SchemaProblem(f"subject {subject!r} version {version} has no schema")
+        sid, kind = int(found.schema_id), (schema.schema_type or "AVRO").upper()
+        info = SchemaInfo(sid, kind, found.subject, found.version)
+        head = bytes([MAGIC]) + sid.to_bytes(4, "big")
+        try:
+            value = json.loads(text, parse_float=Decimal) if kind == "AVRO" else json.loads(text)
+        except ValueError as exc:
+            raise SchemaProblem(f"the value is not valid JSON: {exc}") from None
+        if kind == "AVRO":
+            return head + _avro_encode(schema.schema_str or "null", value), info
+        if kind == "JSON":
+            _json_check(schema.schema_str or "{}", value)
+            return head + orjson.dumps(value), info
+        if kind == "PROTOBUF":
+            texts = {f"schema-{sid}.proto": schema.schema_str or ""}
+            self._references(schema.references or [], texts)
+            return head + _proto_encode(f"schema-{sid}.proto", texts, text), info
+        raise SchemaProblem(f"{kind} schemas cannot be produced with")
+
+
+def _avro_from_json(schema: Any, value: Any) -> Any:
+    """JSON typed by a person -> what fastavro writes: bytes from base64 (as the tail shows
+    them), decimals from numbers or strings; records, arrays, maps and unions walked."""
+    from fastavro.validation import validate
+
+    if isinstance(schema, list):  # a union: the first branch the value fits
+        for branch in schema:
+            converted = _avro_from_json(branch, value)
+            if validate(converted, branch, raise_errors=False):
+                return converted
+        return value
+    if schema == "bytes" and isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return base64.b64decode(value, validate=True)
+    if not isinstance(schema, dict):
+        return value
+    kind = schema.get("type")
+    if schema.get("logicalType") == "decimal" and isinstance(value, int | float | str | Decimal):
+        with contextlib.suppress(ArithmeticError, ValueError):
+            return Decimal(str(value))
+    if kind in {"bytes", "fixed"} and isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return base64.b64decode(value, validate=True)
+    if kind == "record" and isinstance(value, dict):
+        fields = {f["name"]: f["type"] for f in schema.get("fields", [])}
+        return {k: _avro_from_json(fields[k], v) if k in fields else v for k, v in value.items()}
+    if kind == "array" and isinstance(value, list):
+        return [_avro_from_json(schema.get("items"), v) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _avro_from_json(schema.get("values"), v) for k, v in value.items()}
+    if isinstance(kind, dict | list):
+        return _avro_from_json(kind, value)
+    return value
+
+
+def _avro_encode(schema_str: str, value: Any) -> bytes:
+    import fastavro
+    from fastavro.validation import ValidationError, validate
+
+    parsed = fastavro.parse_schema(json.loads(schema_str))
+    value = _avro_from_json(parsed, value)
+    try:
+        validate(value, parsed, raise_errors=True)
+    except ValidationError as exc:
+        # fastavro names each failing field: "Order.customer.card is <1> of type int ..."
+        problems = "; ".join(str(e) for e in exc.errors) if exc.errors else str(exc)
+        raise SchemaProblem(f"the value does not match the Avro schema: {problems}") from None
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, parsed, value)
+    return buffer.getvalue()
+
+
+def _json_check(schema_str: str, value: Any) -> None:
+    import jsonschema
+
+    validator_class = jsonschema.validators.validator_for(json.loads(schema_str))
+    errors = sorted(
+        validator_class(json.loads(schema_str)).iter_errors(value), key=lambda e: list(e.path)
+    )
+    if errors:
+        shown = "; ".join(
+            f"{'.'.join(str(p) for p in e.path) or '(value)'}: {e.message}" for e in errors[:5]
+        )
+        raise SchemaProblem(f"the value does not match the JSON Schema: {shown}")
+
+
+def _proto_encode(root: str, texts: dict[str, str], text: str) -> bytes:
+    from google.protobuf import json_format, message_factory
+
+    pool, name = proto_pool(root, texts)
+    top = list(pool.FindFileByName(name).message_types_by_name.values())
+    if not top:
+        raise SchemaProblem(f"the Protobuf schema {root} defines no message")
+    # The file's first message, as Confluent's serializers frame it: a lone 0 index.
+    message = message_factory.GetMessageClass(top[0])()
+    try:
+        json_format.Parse(text, message)
+    except json_format.ParseError as exc:
+        raise SchemaProblem(f"the value does not match {top[0].full_name}: {exc}") from None
+    return b"\x00" + message.SerializeToString()
 
 
 _decoders: dict[RegistryConfig, SchemaDecoder] = {}
@@ -239,3 +534,132 @@ class DecodedMessage:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._msg, name)
+
+
+# --- browsing the registry (the schemas pages) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class SubjectRow:
+    """A subject: its latest version and schema type, and the topic it serves, if any."""
+
+    subject: str
+    latest_version: int
+    schema_id: int
+    type: str
+    topic: str | None  # <topic>-key / <topic>-value when that topic exists
+    field: str | None  # key or value
+
+
+@dataclass(frozen=True)
+class SubjectView:
+    """One subject: its versions, compatibility level and one version's schema (read-only)."""
+
+    subject: str
+    versions: list[int]
+    version: int
+    schema_id: int
+    type: str
+    schema: str  # pretty JSON for Avro and JSON Schema, the .proto text for Protobuf
+    references: list[dict[str, object]]
+    compatibility: str
+    topic: str | None
+    field: str | None
+
+
+def _registry_call(fn: Callable[[], Any], *, what: str) -> Any:
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    from dashboard.kafka.errors import RegistryNotFound, RegistryUnavailable
+
+    try:
+        return fn()
+    except SchemaRegistryError as exc:
+        if exc.http_status_code == 404:
+            raise RegistryNotFound(f"{what} is not in the Schema Registry") from None
+        raise RegistryUnavailable(
+            f"the Schema Registry answered {exc.http_status_code}: {exc.error_message}"
+        ) from None
+    except Exception as exc:
+        raise RegistryUnavailable(f"the Schema Registry did not answer: {exc}") from None
+
+
+def _decoder_required(cluster: str) -> SchemaDecoder:
+    from dashboard.kafka.errors import RegistryNotFound
+
+    decoder = decoder_for(cluster)
+    if decoder is None:
+        raise RegistryNotFound(f"cluster {cluster!r} has no Schema Registry configured")
+    return decoder
+
+
+def subject_topic(subject: str, topics: set[str]) -> tuple[str | None, str | None]:
+    """(topic, 'key'|'value') for a subject named by TopicNameStrategy, when the topic exists."""
+    for field in ("key", "value"):
+        suffix = f"-{field}"
+        if subject.endswith(suffix) and subject[: -len(suffix)] in topics:
+            return subject[: -len(suffix)], field
+    return None, None
+
+
+def subjects_list(*, cluster: str, topics: set[str]) -> list[SubjectRow]:
+    """Every subject with its latest version (one registry request per subject)."""
+    client = _decoder_required(cluster).client
+    rows = []
+    for subject in sorted(_registry_call(client.get_subjects, what="the subject list")):
+        latest = _registry_call(
+            functools.partial(client.get_latest_version, subject), what=f"subject {subject!r}"
+        )
+        topic, field = subject_topic(subject, topics)
+        schema_type = (latest.schema.schema_type if latest.schema else None) or "AVRO"
+        rows.append(
+            SubjectRow(
+                subject, int(latest.version), int(latest.schema_id), schema_type, topic, field
+            )
+        )
+    return rows
+
+
+def subject_view(*, cluster: str, subject: str, version: str, topics: set[str]) -> SubjectView:
+    """A subject's versions, compatibility and one version (a number, or 'latest')."""
+    from dashboard.kafka.errors import InvalidRequest
+
+    client = _decoder_required(cluster).client
+    what = f"subject {subject!r}"
+    versions = sorted(_registry_call(lambda: client.get_versions(subject), what=what))
+    if version != "latest" and not version.isdigit():
+        raise InvalidRequest(f"version must be 'latest' or a number, not {version[:20]!r}")
+    chosen = _registry_call(
+        lambda: (
+            client.get_latest_version(subject)
+            if version == "latest"
+            else client.get_version(subject, int(version))
+        ),
+        what=f"{what} version {version}",
+    )
+    try:
+        compatibility = str(client.get_compatibility(subject))
+    except Exception:  # no subject-level setting: the registry's global one
+        compatibility = str(_registry_call(client.get_compatibility, what="compatibility"))
+    schema = chosen.schema
+    kind = (schema.schema_type if schema else None) or "AVRO"
+    text = (schema.schema_str if schema else "") or ""
+    if kind in {"AVRO", "JSON"}:
+        with contextlib.suppress(ValueError):
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    topic, field = subject_topic(subject, topics)
+    return SubjectView(
+        subject=subject,
+        versions=versions,
+        version=int(chosen.version),
+        schema_id=int(chosen.schema_id),
+        type=kind,
+        schema=text,
+        references=[
+            {"name": r.name, "subject": r.subject, "version": r.version}
+            for r in (schema.references or [] if schema else [])
+        ],
+        compatibility=compatibility.split(".")[-1],
+        topic=topic,
+        field=field,
+    )

@@ -23,6 +23,8 @@ from dashboard.kafka.errors import (
     GroupNotFound,
     InvalidRequest,
     KafkaViewError,
+    RegistryNotFound,
+    RegistryUnavailable,
     TopicNotFound,
 )
 
@@ -32,6 +34,8 @@ ERROR_STATUS: list[tuple[type[KafkaViewError], int, str]] = [
     (TopicNotFound, 404, "topic_not_found"),
     (GroupNotFound, 404, "group_not_found"),
     (ClusterUnavailable, 503, "cluster_unavailable"),
+    (RegistryNotFound, 404, "schema_not_found"),
+    (RegistryUnavailable, 503, "registry_unavailable"),
     (GroupNotEmpty, 409, "group_not_empty"),
     (InvalidRequest, 400, "invalid_request"),
 ]

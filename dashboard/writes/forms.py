@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django import forms
@@ -58,6 +58,24 @@ def value_encode(text: str, encoding: str) -> bytes:
     return text.encode()
 
 
+def schema_encoder(*, cluster: str) -> Callable[[str, str, str], bytes] | None:
+    """For the produce form: (subject, version, JSON text) -> wire bytes; None without registry."""
+    from dashboard.kafka.schemas import SchemaProblem, decoder_for
+
+    decoder = decoder_for(cluster)
+    if decoder is None:
+        return None
+
+    def encode(subject: str, version: str, text: str) -> bytes:
+        try:
+            data, _ = decoder.encode(subject=subject, version=version, text=text)
+        except SchemaProblem as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return data
+
+    return encode
+
+
 class ProduceForm(forms.Form):
     """One message: key, value, headers, partition and partitioner."""
 
@@ -77,10 +95,27 @@ class ProduceForm(forms.Form):
     )
     partition = forms.CharField(required=False, initial="auto")
     partitioner = forms.ChoiceField(choices=list(PARTITIONERS.items()), initial="murmur2")
+    # With a registry: the value typed as JSON, checked and encoded with a subject's schema.
+    subject = forms.CharField(required=False, max_length=500)
+    schema_version = forms.CharField(required=False, max_length=20, initial="latest")
 
-    def __init__(self, *args: Any, partitions: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        partitions: int,
+        topic: str = "",
+        encoder: Callable[[str, str, str], bytes] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.partitions = partitions
+        self.encoder = encoder
+        self.with_schema = encoder is not None  # (templates would call the encoder itself)
+        if encoder is not None:
+            encoding = self.fields["encoding"]
+            assert isinstance(encoding, forms.ChoiceField)
+            encoding.choices = [*ENCODINGS, ("schema", "schema (registry, JSON)")]
+            self.fields["subject"].initial = f"{topic}-value"
         self.fields["partition"].widget = forms.Select(
             choices=[("auto", "automatic (partitioner)")]
             + [(str(p), f"partition {p}") for p in range(partitions)]
@@ -102,7 +137,18 @@ class ProduceForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if "value" in data and "encoding" in data:
+        if data.get("encoding") == "schema" and self.encoder is not None and "value" in data:
+            subject = (data.get("subject") or "").strip()
+            if not subject:
+                self.add_error("subject", "Name the subject whose schema encodes the value.")
+                return data
+            try:
+                data["value_bytes"] = self.encoder(
+                    subject, (data.get("schema_version") or "latest").strip(), data["value"]
+                )
+            except forms.ValidationError as exc:
+                self.add_error("value", exc)
+        elif "value" in data and "encoding" in data:
             try:
                 data["value_bytes"] = value_encode(data["value"], data["encoding"])
             except forms.ValidationError as exc:

@@ -24,7 +24,7 @@ from dashboard.kafka.produce import partition_preview, produce_target
 from dashboard.web.errors import Problem, json_problem, problem_response
 from dashboard.web.jsonutil import to_json
 from dashboard.web.permissions import PRODUCE, RESET, may, refusal
-from dashboard.writes.forms import BulkProduceForm, ProduceForm, reset_request
+from dashboard.writes.forms import BulkProduceForm, ProduceForm, reset_request, schema_encoder
 from dashboard.writes.services import audit_rows, produce_audited, reset_apply_audited
 
 
@@ -61,7 +61,12 @@ def produce(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
         return refused
     target = produce_target(cluster=cluster, topic=topic)
     mode = request.POST.get("mode", "single") if request.method == "POST" else None
-    single = ProduceForm(request.POST if mode == "single" else None, partitions=target.partitions)
+    single = ProduceForm(
+        request.POST if mode == "single" else None,
+        partitions=target.partitions,
+        topic=topic,
+        encoder=schema_encoder(cluster=cluster),
+    )
     bulk = BulkProduceForm(
         request.POST if mode == "bulk" else None, request.FILES if mode == "bulk" else None
     )

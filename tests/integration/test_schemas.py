@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import re
+import sys
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import grpc_tools
 import pytest
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.schema_registry.json_schema import JSONSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from django.test import override_settings
+from grpc_tools import protoc
 
 from dashboard.kafka.config import ClusterConfig, RegistryConfig
 from dashboard.kafka.masking import MaskedMessage, Masker
@@ -101,7 +106,8 @@ def registry_cluster(kafka_broker, schema_registry):
         by_name={"local": local, "noregistry": down}, default="local", source="environment"
     )
     with override_settings(KAFKAVIEW_CLUSTERS=clusters):
-        yield SchemaRegistryClient({"url": schema_registry.url})
+        # A timeout: a request must fail, not hang the test, if the registry stops answering.
+        yield SchemaRegistryClient({"url": schema_registry.url, "timeout": 10})
 
 
 def produce_with(bootstrap: str, topic: str, serializer: Any, values: list[Any]) -> None:
@@ -237,3 +243,204 @@ def test_a_schema_record_in_the_tail_takes_only_one_registry_lookup(
     decoder = decoder_for("local")
     assert decoder is not None
     assert records[0]["value"]["schema"]["id"] in decoder._writers
+
+
+MONEY_PROTO = """syntax = "proto3";
+package shop.common;
+
+message Money {
+  string currency = 1;
+  int64 cents = 2;
+}
+"""
+ORDER_PROTO = """syntax = "proto3";
+package shop;
+
+import "shop/common/money.proto";
+import "google/protobuf/timestamp.proto";
+
+message Order {
+  enum State { STATE_UNKNOWN = 0; NEW = 1; PAID = 2; }
+  message Line {
+    string sku = 1;
+    int32 quantity = 2;
+  }
+  string id = 1;
+  State state = 2;
+  repeated Line lines = 3;
+  shop.common.Money total = 4;
+  google.protobuf.Timestamp placed = 5;
+}
+"""
+
+
+def compiled_protos(tmp_path: Any) -> Any:
+    """Python classes of the test's .proto files (what a producer would have), by protoc."""
+    (tmp_path / "shop" / "common").mkdir(parents=True)
+    (tmp_path / "shop" / "common" / "money.proto").write_text(MONEY_PROTO)
+    (tmp_path / "shop" / "order.proto").write_text(ORDER_PROTO)
+    includes = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+    code = protoc.main(
+        ["protoc", f"-I{tmp_path}", f"-I{includes}", f"--python_out={tmp_path}",
+         "shop/common/money.proto", "shop/order.proto"]
+    )  # fmt: skip
+    assert code == 0
+    sys.path.insert(0, str(tmp_path))
+    try:
+        return importlib.import_module("shop.order_pb2")
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_protobuf_with_nested_messages_enums_and_imports_decodes_without_classes(
+    kafka_broker, make_topic, registry_cluster, tmp_path
+) -> None:
+    from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
+
+    order_pb2 = compiled_protos(tmp_path)
+    topic = make_topic("proto")
+    serializer = ProtobufSerializer(
+        order_pb2.Order, registry_cluster, {"use.deprecated.format": False}
+    )
+    message = order_pb2.Order(id="o-1", state=order_pb2.Order.PAID)
+    message.lines.add(sku="A-1", quantity=2)
+    message.lines.add(sku="<script>", quantity=1)
+    message.total.currency, message.total.cents = "EUR", 1250
+    message.placed.FromJsonString("2026-12-01T10:00:00Z")
+    line = order_pb2.Order.Line(sku="nested-only", quantity=7)
+    produce_with(kafka_broker.bootstrap_servers, topic, serializer, [message])
+    # A nested message type as the record: the message indexes point inside Order.
+    nested = ProtobufSerializer(
+        order_pb2.Order.Line, registry_cluster, {"use.deprecated.format": False}
+    )
+    produce_with(kafka_broker.bootstrap_servers, topic, nested, [line])
+
+    records = tail_all(topic, 2)
+    assert json.loads(records[0]["value"]["text"]) == {
+        "id": "o-1",
+        "state": "PAID",
+        "lines": [{"sku": "A-1", "quantity": 2}, {"sku": "<script>", "quantity": 1}],
+        "total": {"currency": "EUR", "cents": "1250"},
+        "placed": "2026-12-01T10:00:00Z",
+    }
+    assert records[0]["value"]["schema"]["type"] == "PROTOBUF"
+    assert json.loads(records[1]["value"]["text"]) == {"sku": "nested-only", "quantity": 7}
+
+
+def read_back(bootstrap: str, topic: str, count: int, deserializer: Any) -> list[Any]:
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": unique("g-read"),
+         "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    )  # fmt: skip
+    consumer.subscribe([topic])
+    values: list[Any] = []
+    for _ in range(60):
+        msg = consumer.poll(1.0)
+        if msg is not None and msg.error() is None:
+            ctx = SerializationContext(topic, MessageField.VALUE)
+            values.append(deserializer(msg.value(), ctx))
+            if len(values) == count:
+                break
+    consumer.close()
+    return values
+
+
+def test_produce_through_the_form_with_a_schema_reads_back_with_confluents_deserializer(
+    kafka_broker, make_topic, registry_cluster, schema_registry, operator
+) -> None:
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+
+    topic = make_topic("avroform")
+    registry_cluster.register_schema(f"{topic}-value", Schema(json.dumps(ORDER_V1), "AVRO"))
+    url = f"/clusters/local/topics/{topic}/produce/"
+    page = operator.get(url).content.decode()
+    assert 'value="schema"' in page, page[
+        page.find("id_encoding") - 200 : page.find("id_encoding") + 600
+    ]
+    assert f'value="{topic}-value"' in page
+    value = {
+        "id": str(uuid.UUID(int=9)),
+        "placed": 1764583200123,
+        "day": 20423,
+        "total": 12.5,
+        "status": "NEW",
+        "customer": {"name": "form", "card": None},
+        "raw": "",
+    }
+    base = {"mode": "single", "key": "k", "encoding": "schema", "subject": f"{topic}-value",
+            "schema_version": "latest", "partition": "0", "partitioner": "murmur2"}  # fmt: skip
+    response = operator.post(url, {**base, "value": json.dumps(value)})
+    assert response.status_code == 200, response.context["single"].errors
+    assert 'id="produce-result"' in response.content.decode(), response.content.decode()[-3000:]
+    fresh = SchemaRegistryClient({"url": schema_registry.url, "timeout": 10})
+    (got,) = read_back(kafka_broker.bootstrap_servers, topic, 1, AvroDeserializer(fresh))
+    assert got["customer"] == {"name": "form", "card": None}
+    assert got["total"] == Decimal("12.50") and got["status"] == "NEW"
+    assert got["placed"] == datetime(2025, 12, 1, 10, 0, 0, 123000, tzinfo=UTC)
+
+    # Checked before anything is sent; the error names the field.
+    bad = {**value, "customer": {"name": 5, "card": None}}
+    response = operator.post(url, {**base, "value": json.dumps(bad)})
+    text = response.content.decode()
+    assert response.status_code == 400 and 'id="produce-result"' not in text
+    errors = response.context["single"].errors["value"]
+    assert "shop.Customer.name is <5>" in errors[0], errors
+    missing = operator.post(url, {**base, "subject": "no-such-subject", "value": "{}"})
+    assert "has no version latest" in missing.content.decode()
+
+
+def test_json_schema_errors_point_at_the_field(
+    kafka_broker, make_topic, registry_cluster, operator
+) -> None:
+    topic = make_topic("jsonform")
+    schema = {
+        "type": "object",
+        "properties": {"sensor": {"type": "string"}, "value": {"type": "number"}},
+        "required": ["sensor"],
+    }
+    registry_cluster.register_schema(f"{topic}-value", Schema(json.dumps(schema), "JSON"))
+    url = f"/clusters/local/topics/{topic}/produce/"
+    base = {"mode": "single", "key": "", "encoding": "schema", "subject": f"{topic}-value",
+            "schema_version": "1", "partition": "auto", "partitioner": "murmur2"}  # fmt: skip
+    bad = operator.post(url, {**base, "value": '{"sensor": "a", "value": "hot"}'})
+    assert "value: &#x27;hot&#x27; is not of type" in bad.content.decode()
+    good = operator.post(url, {**base, "value": '{"sensor": "a", "value": 1.5}'})
+    assert 'id="produce-result"' in good.content.decode()
+    records = tail_all(topic, 1)
+    assert json.loads(records[0]["value"]["text"]) == {"sensor": "a", "value": 1.5}
+
+
+def test_schemas_pages_list_subjects_versions_compatibility_and_topics(
+    kafka_broker, make_topic, registry_cluster, viewer
+) -> None:
+    topic = make_topic("schemapage")
+    subject = f"{topic}-value"
+    registry_cluster.register_schema(subject, Schema(json.dumps(ORDER_V1), "AVRO"))
+    registry_cluster.register_schema(subject, Schema(json.dumps(ORDER_V2), "AVRO"))
+    registry_cluster.set_compatibility(subject, "BACKWARD")
+    listing = viewer.get("/api/clusters/local/schemas/").json()
+    row = next(r for r in listing["subjects"] if r["subject"] == subject)
+    assert (row["latest_version"], row["type"], row["topic"], row["field"]) == (
+        2,
+        "AVRO",
+        topic,
+        "value",
+    )
+    one = viewer.get(f"/api/clusters/local/schemas/{subject}/?version=1").json()
+    assert one["versions"] == [1, 2] and one["version"] == 1
+    assert one["compatibility"] == "BACKWARD"
+    assert json.loads(one["schema"]) == ORDER_V1
+    page = viewer.get(f"/clusters/local/schemas/{subject}/").content.decode()
+    assert "&quot;note&quot;" in page and 'data-testid="compatibility">BACKWARD' in page
+    assert viewer.get("/clusters/local/schemas/").status_code == 200
+    assert viewer.get("/api/clusters/local/schemas/no-such/").status_code == 404
+    assert viewer.get(f"/api/clusters/local/schemas/{subject}/?version=x").status_code == 400
+    assert viewer.get(f"/api/clusters/local/schemas/{subject}/?version=9").status_code == 404
+    down = viewer.get("/api/clusters/noregistry/schemas/")
+    assert down.status_code == 503 and "did not answer" in down.json()["error"]["message"]
+
+
+def test_a_cluster_without_a_registry_has_no_schemas_page(viewer) -> None:
+    response = viewer.get("/api/clusters/local/schemas/")
+    assert response.status_code == 404
+    assert "no Schema Registry configured" in response.json()["error"]["message"]
