@@ -46,9 +46,8 @@ def avro_tail(bootstrap: str, url: str, base: str, cookie: str, count: int) -> l
     from confluent_kafka.serialization import MessageField, SerializationContext
 
     topic = f"bench-tail-avro-{time.time_ns()}"
-    AdminClient({"bootstrap.servers": bootstrap}).create_topics([NewTopic(topic, 3, 1)])[
-        topic
-    ].result(timeout=30)
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept: a dropped client cancels
+    admin.create_topics([NewTopic(topic, 3, 1)])[topic].result(timeout=30)
     schema = {
         "type": "record",
         "name": "Reading",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import orjson
+
 # What one key, value or header value may occupy in a frame; the rest is cut.
 DEFAULT_CAP = 16 * 1024
 
@@ -41,10 +43,16 @@ def render_dict(data: bytes | None, *, cap: int = DEFAULT_CAP) -> dict[str, obje
         first = text.lstrip()[:1]
         if first in {"{", "["} and size <= 1024 * 1024:
             try:
-                pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-            except ValueError:
-                pass
-            else:
+                # orjson: the same indented text as json.dumps(indent=2) at a fraction of the
+                # cost (decoded Schema Registry records all come this way); the standard
+                # library for what orjson refuses (integers past 64 bits, NaN).
+                pretty = orjson.dumps(orjson.loads(data), option=orjson.OPT_INDENT_2).decode()
+            except (orjson.JSONDecodeError, orjson.JSONEncodeError, TypeError):
+                try:
+                    pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+                except ValueError:
+                    pretty = None
+            if pretty is not None:
                 return {
                     "kind": "json",
                     "text": pretty[:cap],
