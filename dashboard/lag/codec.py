@@ -160,13 +160,18 @@ class GroupChunkEncoder:
 
     def blob(self) -> bytes:
         """The chunk: a version byte, then the deflated header and rounds."""
-        header = orjson.dumps({"start_ms": self.start_ms, "keys": self.keys})
-        raw = bytearray()
-        _put(raw, len(header))
-        raw += header
-        _put(raw, self.rounds)
-        raw += self._body
-        return bytes([VERSION]) + zlib.compress(bytes(raw), 6)
+        return _blob({"start_ms": self.start_ms, "keys": self.keys}, self.rounds, self._body)
+
+
+def _blob(header: dict[str, object], rounds: int, body: bytearray) -> bytes:
+    """A version byte, then deflated: the header's length and JSON, the round count, the body."""
+    head = orjson.dumps(header)
+    raw = bytearray()
+    _put(raw, len(head))
+    raw += head
+    _put(raw, rounds)
+    raw += body
+    return bytes([VERSION]) + zlib.compress(bytes(raw), 6)
 
 
 def _header(blob: bytes) -> tuple[_Reader, dict]:
@@ -263,13 +268,8 @@ class EndsChunkEncoder:
 
     def blob(self) -> bytes:
         """The chunk: a version byte, then the deflated header and rounds."""
-        header = orjson.dumps({"start_ms": self.start_ms, "partitions": self.partitions})
-        raw = bytearray()
-        _put(raw, len(header))
-        raw += header
-        _put(raw, self.rounds)
-        raw += self._body
-        return bytes([VERSION]) + zlib.compress(bytes(raw), 6)
+        header = {"start_ms": self.start_ms, "partitions": self.partitions}
+        return _blob(header, self.rounds, self._body)
 
 
 def ends_rounds(blob: bytes) -> list[EndsRound]:
