@@ -134,6 +134,9 @@ class LocalRegistry:
             self.process = child_start(
                 [str(java), "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                  f"-Dquarkus.http.port={self.port}", "-Dquarkus.http.host=127.0.0.1",
+                 # Its management interface (health, metrics) would take 0.0.0.0:9000.
+                 f"-Dquarkus.management.port={free_port()}",
+                 "-Dquarkus.management.host=127.0.0.1",
                  "-Dquarkus.log.level=WARN", "-jar", str(app / "quarkus-run.jar")],
                 cwd=app, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )  # fmt: skip

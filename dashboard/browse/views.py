@@ -16,7 +16,7 @@ from dashboard.browse.selectors import (
     topics_view,
 )
 from dashboard.kafka.errors import RegistryNotFound
-from dashboard.kafka.schemas import SubjectView, subject_view, subjects_list
+from dashboard.kafka.schemas import SubjectView, subject_view, subjects_list, topic_subjects
 from dashboard.kafka.topics import topic_index
 from dashboard.lag.history import RANGES, group_events, range_minutes
 from dashboard.web.jsonutil import to_json
@@ -89,6 +89,7 @@ def topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
             "groups": view.groups,
             "cluster": cluster,
             "can_produce": scope.may("produce", cluster=cluster, topic=topic),
+            "schemas": topic_subjects(cluster=cluster, topic=topic),
             "ranges": RANGES,
             "range": range_minutes(request.GET.get("range"))[0],
         },

@@ -663,3 +663,35 @@ def subject_view(*, cluster: str, subject: str, version: str, topics: set[str]) 
         topic=topic,
         field=field,
     )
+
+
+def topic_subjects(*, cluster: str, topic: str) -> tuple[list[SubjectRow], str]:
+    """The topic's own subjects (<topic>-key, <topic>-value) and a problem to show, if any."""
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    decoder = decoder_for(cluster)
+    if decoder is None:
+        return [], ""
+    rows: list[SubjectRow] = []
+    for field in ("key", "value"):
+        subject = f"{topic}-{field}"
+        try:
+            latest = decoder.client.get_latest_version(subject)
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                continue
+            return rows, f"the Schema Registry answered {exc.http_status_code}"
+        except Exception as exc:
+            return rows, f"the Schema Registry did not answer: {exc}"
+        schema_type = (latest.schema.schema_type if latest.schema else None) or "AVRO"
+        rows.append(
+            SubjectRow(
+                subject,
+                int(latest.version or 0),
+                int(latest.schema_id or 0),
+                schema_type,
+                topic,
+                field,
+            )
+        )
+    return rows, ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import os
@@ -24,9 +25,10 @@ from grpc_tools import protoc
 
 from dashboard.kafka.config import ClusterConfig, RegistryConfig
 from dashboard.kafka.masking import MaskedMessage, Masker
-from dashboard.kafka.schemas import DecodedMessage, decoder_for
+from dashboard.kafka.schemas import RETRY_AFTER, DecodedMessage, decoder_for
 from devtools.broker import free_port
-from tests.helpers import clusters_for, unique
+from devtools.registry import LocalRegistry
+from tests.helpers import CACHE_DIR, clusters_for, unique
 from tests.integration.test_tail import Tail, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -444,3 +446,93 @@ def test_a_cluster_without_a_registry_has_no_schemas_page(viewer) -> None:
     response = viewer.get("/api/clusters/local/schemas/")
     assert response.status_code == 404
     assert "no Schema Registry configured" in response.json()["error"]["message"]
+
+
+def test_the_topic_page_names_its_subjects(kafka_broker, make_topic, registry_cluster, viewer):
+    topic = make_topic("topicschemas")
+    registry_cluster.register_schema(f"{topic}-value", Schema(json.dumps(ORDER_V1), "AVRO"))
+    page = viewer.get(f"/clusters/local/topics/{topic}/").content.decode()
+    assert f"/clusters/local/schemas/{topic}-value/" in page and "(avro v1)" in page
+    down = viewer.get(f"/clusters/noregistry/topics/{topic}/").content.decode()
+    assert "the Schema Registry did not answer" in down
+
+
+def test_bytes_that_do_not_match_the_schema_show_as_hex_with_the_reason(
+    kafka_broker, make_topic, registry_cluster
+) -> None:
+    topic = make_topic("mismatch")
+    sid = registry_cluster.register_schema(f"{topic}-value", Schema(json.dumps(ORDER_V1), "AVRO"))
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
+    producer.produce(topic, value=b"\x00" + sid.to_bytes(4, "big") + b"\x08abc", partition=0)
+    producer.flush(15)
+    (record,) = tail_all(topic, 1)
+    assert record["value"]["kind"] == "hex"
+    assert record["value"]["schema"]["id"] == sid
+    assert "do not match the Avro schema" in record["value"]["schema"]["error"]
+
+
+def test_a_registry_stopped_mid_tail_shows_hex_then_decodes_again_when_back(
+    kafka_broker, make_topic, tmp_path
+) -> None:
+    # A registry of its own: this test stops it. In-memory storage: registering the same
+    # schemas again in the same order gives them the same ids.
+    port = free_port()
+    registry = LocalRegistry(cache_dir=CACHE_DIR, port=port, log=tmp_path / "registry.log")
+    url = registry.start()
+    cluster = ClusterConfig(
+        name="local",
+        bootstrap_servers=kafka_broker.bootstrap_servers,
+        schema_registry=RegistryConfig(url=url),
+    )
+    clusters = type(clusters_for(kafka_broker.bootstrap_servers))(
+        by_name={"local": cluster}, default="local", source="environment"
+    )
+    topic = make_topic("regstop")
+    bootstrap = kafka_broker.bootstrap_servers
+
+    def serializers() -> tuple[AvroSerializer, AvroSerializer]:
+        client = SchemaRegistryClient({"url": url, "timeout": 10})
+        return (
+            AvroSerializer(client, json.dumps(ORDER_V1)),
+            AvroSerializer(client, json.dumps(ORDER_V2)),
+        )
+
+    try:
+        with override_settings(KAFKAVIEW_CLUSTERS=clusters):
+            v1, v2 = serializers()
+            produce_with(bootstrap, topic, v1, [order(1)])
+            # v2 is registered while the registry runs, but the tail has not seen its id.
+            ctx = SerializationContext(topic, MessageField.VALUE)
+            v2_bytes = v2(order(2, note="while down"), ctx)
+
+            async def scenario() -> list[dict]:
+                tail = Tail(topic)
+                await tail.open()
+                await tail.start(start="earliest")
+                await tail.collect(1)
+                await asyncio.to_thread(registry.stop)
+                producer = Producer({"bootstrap.servers": bootstrap})
+                producer.produce(topic, value=v2_bytes, partition=0)
+                producer.flush(15)
+                await tail.collect(2, timeout=30)
+                await asyncio.to_thread(registry.start)
+                await asyncio.to_thread(serializers)  # the same schemas, the same ids
+                again_v1, again_v2 = await asyncio.to_thread(serializers)
+                await asyncio.to_thread(again_v1, order(9), ctx)
+                await asyncio.to_thread(again_v2, order(9, note="x"), ctx)
+                await asyncio.sleep(RETRY_AFTER + 0.5)  # the failed lookup is retried after
+                producer.produce(topic, value=v2_bytes, partition=0)
+                producer.flush(15)
+                records = await tail.collect(3, timeout=30)
+                await tail.close()
+                return records
+
+            records = run(scenario)
+    finally:
+        registry.stop()
+    first, down, back = records
+    assert first["value"]["schema"]["version"] == 1
+    assert down["value"]["kind"] == "hex"
+    assert down["value"]["schema"]["error"].startswith("the registry did not answer")
+    assert back["value"]["kind"] == "json", back["value"]
+    assert json.loads(back["value"]["text"])["note"] == "while down"
