@@ -43,24 +43,31 @@ RESERVED_SETTINGS = frozenset({"bootstrap.servers", "group.id", "enable.auto.com
 CLUSTER_KEYS = frozenset(
     {"bootstrap_servers", "config", "secrets", "description", "schema_registry"}
 )
-REGISTRY_KEYS = frozenset({"url", "username"})
+REGISTRY_KEYS = frozenset({"url", "username", "logical_cluster"})
 # Secrets of the registry, named in the cluster's [secrets] table like librdkafka's.
-REGISTRY_SECRETS = frozenset({"schema_registry.password"})
+REGISTRY_SECRETS = frozenset({"schema_registry.password", "schema_registry.token"})
 
 
 @dataclass(frozen=True)
 class RegistryConfig:
-    """A cluster's Confluent-compatible Schema Registry (basic auth optional)."""
+    """A cluster's Confluent-compatible Schema Registry (basic auth or a bearer token)."""
 
     url: str
     username: str = ""
     password: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
+    # Sent as `target-sr-cluster` with a token (Confluent Cloud's logical cluster id).
+    logical_cluster: str = ""
 
     def client_config(self, *, timeout: float) -> dict[str, object]:
         """confluent_kafka.schema_registry settings (secrets included)."""
         conf: dict[str, object] = {"url": self.url, "timeout": timeout, "max.retries": 0}
         if self.username:
             conf["basic.auth.user.info"] = f"{self.username}:{self.password}"
+        elif self.token:
+            conf["bearer.auth.credentials.source"] = "STATIC_TOKEN"
+            conf["bearer.auth.token"] = self.token
+            conf["bearer.auth.logical.cluster"] = self.logical_cluster or "default"
         return conf
 
 
@@ -232,12 +239,14 @@ def _registry_from(
     table: object, secrets: dict[str, str], *, source: str, prefix: str
 ) -> RegistryConfig | None:
     """[clusters.X.schema_registry] url/username; its password from [clusters.X.secrets]."""
-    password = secrets.pop("schema_registry.password", "")
+    given = {k: secrets.pop(k) for k in sorted(REGISTRY_SECRETS) if k in secrets}
+    password = given.get("schema_registry.password", "")
+    token = given.get("schema_registry.token", "")
     if table is None:
-        if password:
+        if given:
             raise ClusterConfigError(
                 source=source,
-                key=f"{prefix}.secrets.schema_registry.password",
+                key=f"{prefix}.secrets.{next(iter(given))}",
                 problem="set without a [schema_registry] table",
             )
         return None
@@ -255,7 +264,24 @@ def _registry_from(
         raise ClusterConfigError(
             source=source, key=f"{key}.url", problem="required: an http:// or https:// URL"
         )
-    return RegistryConfig(url=url, username=values.get("username", ""), password=password)
+    username = values.get("username", "")
+    if password and not username:
+        raise ClusterConfigError(
+            source=source, key=f"{key}.username", problem="required with a password"
+        )
+    if password and token:
+        raise ClusterConfigError(
+            source=source,
+            key=f"{prefix}.secrets.schema_registry.token",
+            problem="either a password (basic auth) or a token (bearer), not both",
+        )
+    return RegistryConfig(
+        url=url,
+        username=username,
+        password=password,
+        token=token,
+        logical_cluster=values.get("logical_cluster", ""),
+    )
 
 
 def clusters_from_toml(text: str, *, source: str, env: Mapping[str, str]) -> Clusters:

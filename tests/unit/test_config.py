@@ -157,3 +157,50 @@ def test_bad_file_stops_django_start_up_with_a_clear_message(tmp_path: Path) -> 
     )
     assert result.returncode != 0
     assert f"{path}: clusters.a.surprise: unknown key" in result.stderr
+
+
+def test_a_cluster_schema_registry_with_basic_auth_or_a_token_from_secrets() -> None:
+    text = (
+        "[clusters.a]\nbootstrap_servers='h:1'\n"
+        "[clusters.a.schema_registry]\nurl='https://sr.example.com/'\nusername='kv'\n"
+        "[clusters.a.secrets]\n'schema_registry.password'='SR_PASS'\n"
+        "[clusters.b]\nbootstrap_servers='h:2'\n"
+        "[clusters.b.schema_registry]\nurl='http://sr-b:8081'\nlogical_cluster='lsrc-1'\n"
+        "[clusters.b.secrets]\n'schema_registry.token'='SR_TOKEN'\n"
+    )
+    env = {"SR_PASS": "hunter2", "SR_TOKEN": "tok"}
+    clusters = clusters_from_toml(text, source="c.toml", env=env)
+    a = clusters.by_name["a"].schema_registry
+    b = clusters.by_name["b"].schema_registry
+    assert a is not None and b is not None
+    assert a.client_config(timeout=3)["basic.auth.user.info"] == "kv:hunter2"
+    assert a.url == "https://sr.example.com"
+    conf = b.client_config(timeout=3)
+    assert (conf["bearer.auth.token"], conf["bearer.auth.logical.cluster"]) == ("tok", "lsrc-1")
+    # Secrets stay out of repr() and out of the librdkafka settings.
+    assert "hunter2" not in repr(clusters) and "tok" not in repr(b)
+    assert "schema_registry.password" not in clusters.by_name["a"].client_config()
+    assert clusters_from_env({"KAFKAVIEW_SCHEMA_REGISTRY_URL": "http://r:1/"}).by_name[
+        "local"
+    ].schema_registry == type(a)(url="http://r:1")
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "problem"),
+    [
+        ("[clusters.a.schema_registry]\nurl='ftp://x'\n", "clusters.a.schema_registry.url", "URL"),
+        ("[clusters.a.schema_registry]\nurl='http://x'\nfoo='1'\n",
+         "clusters.a.schema_registry.foo", "unknown key"),
+        ("[clusters.a.secrets]\n'schema_registry.password'='P'\n",
+         "clusters.a.secrets.schema_registry.password", "without a [schema_registry]"),
+        ("[clusters.a.schema_registry]\nurl='http://x'\n[clusters.a.secrets]\n"
+         "'schema_registry.password'='P'\n", "clusters.a.schema_registry.username", "required"),
+    ],
+)  # fmt: skip
+def test_bad_registry_settings_name_the_key(extra: str, key: str, problem: str) -> None:
+    text = "[clusters.a]\nbootstrap_servers='h:1'\n" + extra
+    with pytest.raises(ClusterConfigError) as info:
+        clusters_from_toml(text, source="c.toml", env={"P": "x"})
+    assert info.value.key == key and problem in info.value.problem
+    with pytest.raises(ClusterConfigError, match="KAFKAVIEW_SCHEMA_REGISTRY_URL"):
+        clusters_from_env({"KAFKAVIEW_SCHEMA_REGISTRY_URL": "nope"})
