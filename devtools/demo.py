@@ -240,9 +240,10 @@ class AvroDemo:
         serializer = AvroSerializer(
             SchemaRegistryClient({"url": self.registry_url}), json.dumps(AVRO_SCHEMA)
         )
-        producer = Producer({**self.conf, "log_level": 3})
-
         def run() -> None:
+            # The producer lives in the thread, so it is gone before the broker stops
+            # (else librdkafka logs "connection refused" after make run says it stopped).
+            producer = Producer({**self.conf, "log_level": 3})
             i = 0
             while not self.stop_event.wait(1 / self.rate):
                 i += 1
@@ -261,6 +262,7 @@ class AvroDemo:
                 except Exception:  # the registry or broker went away: try again next time
                     log.warning("avro demo: could not produce", exc_info=True)
             producer.flush(5)
+            del producer
 
         self.thread = threading.Thread(target=run, name="demo-avro", daemon=True)
         self.thread.start()
