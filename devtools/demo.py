@@ -240,6 +240,7 @@ class AvroDemo:
         serializer = AvroSerializer(
             SchemaRegistryClient({"url": self.registry_url}), json.dumps(AVRO_SCHEMA)
         )
+
         def run() -> None:
             # The producer lives in the thread, so it is gone before the broker stops
             # (else librdkafka logs "connection refused" after make run says it stopped).
