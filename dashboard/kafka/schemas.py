@@ -27,6 +27,7 @@ import orjson
 
 from dashboard.kafka.clusters import cluster_config
 from dashboard.kafka.config import RegistryConfig
+from dashboard.kafka.shared import shared_read
 
 # A registry lookup may take this long before the record is shown undecoded.
 LOOKUP_TIMEOUT = 3.0
@@ -667,11 +668,16 @@ def subject_view(*, cluster: str, subject: str, version: str, topics: set[str]) 
 
 def topic_subjects(*, cluster: str, topic: str) -> tuple[list[SubjectRow], str]:
     """The topic's own subjects (<topic>-key, <topic>-value) and a problem to show, if any."""
-    from confluent_kafka.schema_registry.error import SchemaRegistryError
-
     decoder = decoder_for(cluster)
     if decoder is None:
         return [], ""
+    # Shared like the topic's Kafka reads: many viewers of one topic page, one lookup.
+    return shared_read(("topic_subjects", cluster, topic), lambda: _topic_subjects(decoder, topic))
+
+
+def _topic_subjects(decoder: SchemaDecoder, topic: str) -> tuple[list[SubjectRow], str]:
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
     rows: list[SubjectRow] = []
     for field in ("key", "value"):
         subject = f"{topic}-{field}"

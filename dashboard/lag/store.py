@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from django.db.models import QuerySet
@@ -218,62 +218,52 @@ def _chunks(
     return rows.order_by("start", "id")
 
 
+R = TypeVar("R", GroupRound, EndsRound)
+
+
+def _rounds(
+    rows: QuerySet[HistoryChunk], decode: Callable[[bytes], list[R]], since: datetime
+) -> Iterator[tuple[str, R]]:
+    """(key, round) of every chunk's rounds at or after `since`, chunk by chunk."""
+    start = since.timestamp()
+    for key, data in rows.values_list("key", "data").iterator():
+        for rnd in decode(bytes(data)):
+            if rnd.at >= start:
+                yield key, rnd
+
+
 def group_history_rounds(
     *, cluster: str, group: str, since: datetime, tier: int = 0
 ) -> list[GroupRound]:
     """The group's rounds and points of the tiers up to `tier` since a time, oldest first."""
-    start = since.timestamp()
-    out: list[GroupRound] = []
     rows = _chunks(cluster=cluster, kind=GROUP, tier=tier, since=since, key=group, upto=True)
-    for data in rows.values_list("data", flat=True):
-        out.extend(r for r in group_rounds(bytes(data)) if r.at >= start)
-    return sorted(out, key=lambda r: r.at)
+    return sorted((r for _, r in _rounds(rows, group_rounds, since)), key=lambda r: r.at)
 
 
 def topic_groups_rounds(
     *, cluster: str, topic: str, since: datetime, tier: int = 0
 ) -> Iterator[tuple[str, GroupRound]]:
     """(group, round) of every group with a committed offset on the topic (tiers up to `tier`)."""
-    start = since.timestamp()
-    rows = _chunks(cluster=cluster, kind=GROUP, tier=tier, since=since, upto=True).filter(
-        topics__contains=f"|{topic}|"
-    )
-    for group, data in rows.values_list("key", "data").iterator():
-        for rnd in group_rounds(bytes(data)):
-            if rnd.at >= start:
-                yield group, rnd
+    rows = _chunks(cluster=cluster, kind=GROUP, tier=tier, since=since, upto=True)
+    return _rounds(rows.filter(topics__contains=f"|{topic}|"), group_rounds, since)
 
 
 def groups_rounds(*, cluster: str, since: datetime) -> Iterator[tuple[str, GroupRound]]:
     """(group, round) of every group's raw rounds since a time, oldest chunk first."""
-    start = since.timestamp()
-    rows = _chunks(cluster=cluster, kind=GROUP, tier=0, since=since)
-    for group, data in rows.values_list("key", "data").iterator():
-        for rnd in group_rounds(bytes(data)):
-            if rnd.at >= start:
-                yield group, rnd
+    return _rounds(_chunks(cluster=cluster, kind=GROUP, tier=0, since=since), group_rounds, since)
 
 
 def topic_ends_rounds(
     *, cluster: str, topic: str, since: datetime, tier: int = 0
 ) -> list[EndsRound]:
     """The topic's end offsets per round and tier point (tiers up to `tier`), oldest first."""
-    start = since.timestamp()
-    out: list[EndsRound] = []
     rows = _chunks(cluster=cluster, kind=ENDS, tier=tier, since=since, key=topic, upto=True)
-    for data in rows.values_list("data", flat=True):
-        out.extend(r for r in ends_rounds(bytes(data)) if r.at >= start)
-    return sorted(out, key=lambda r: r.at)
+    return sorted((r for _, r in _rounds(rows, ends_rounds, since)), key=lambda r: r.at)
 
 
 def ends_since(*, cluster: str, since: datetime) -> Iterator[tuple[str, EndsRound]]:
     """(topic, round) of every topic's raw end offsets since a time."""
-    start = since.timestamp()
-    rows = _chunks(cluster=cluster, kind=ENDS, tier=0, since=since)
-    for topic, data in rows.values_list("key", "data").iterator():
-        for rnd in ends_rounds(bytes(data)):
-            if rnd.at >= start:
-                yield topic, rnd
+    return _rounds(_chunks(cluster=cluster, kind=ENDS, tier=0, since=since), ends_rounds, since)
 
 
 def latest_groups(*, cluster: str, at: datetime) -> dict[str, GroupRound]:
