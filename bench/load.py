@@ -37,8 +37,12 @@ PATHS = (
 )
 
 
-def start_daphne(bootstrap: str, port: int, extra: dict[str, str]) -> subprocess.Popen[bytes]:
-    from devtools.daphne import daphne_start, http_wait
+def start_daphnes(
+    bootstrap: str, port: int, processes: int, extra: dict[str, str]
+) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
+    """Daphne processes on one port; each also on a port of its own, for its /metrics."""
+    from devtools.broker import free_port
+    from devtools.daphne import daphne_pool_start, http_wait
 
     env = {
         **os.environ,
@@ -47,12 +51,21 @@ def start_daphne(bootstrap: str, port: int, extra: dict[str, str]) -> subprocess
         **extra,
     }
     log = open(DB.parent / "daphne.log", "ab")  # noqa: SIM115 - lives as long as Daphne
-    proc = daphne_start(port=port, cwd=BASE_DIR, env=env, log=log)
-    http_wait(f"http://127.0.0.1:{port}/healthz", timeout=30, process=proc)
-    return proc
+    own = [free_port() for _ in range(processes)]
+    procs = daphne_pool_start(
+        port=port, processes=processes, cwd=BASE_DIR, env=env, log=log, own_ports=own
+    )
+    for proc, own_port in zip(procs, own, strict=True):
+        http_wait(f"http://127.0.0.1:{own_port}/healthz", timeout=30, process=proc)
+    return procs, own
 
 
-def kafka_requests(port: int, cookie: str) -> float:
+def kafka_requests(ports: list[int], cookie: str) -> float:
+    """Kafka requests every Daphne has sent so far (each counts its own)."""
+    return sum(process_kafka_requests(port, cookie) for port in ports)
+
+
+def process_kafka_requests(port: int, cookie: str) -> float:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("GET", "/metrics", headers={"Cookie": cookie})
     text = conn.getresponse().read().decode()
@@ -62,6 +75,19 @@ def kafka_requests(port: int, cookie: str) -> float:
         for line in text.splitlines()
         if line.startswith("kafkaview_kafka_requests_total{")
     )
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has spent not idle (every core, every process)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def client_loop(  # noqa: PLR0917 - a thread target
@@ -88,10 +114,15 @@ def client_loop(  # noqa: PLR0917 - a thread target
     conn.close()
 
 
-def run(port: int, cookie: str, clients: int, seconds: float) -> list[object]:
+def run(  # noqa: PLR0917 - one row of the table
+    port: int, cookie: str, clients: int, seconds: float, pids: list[int], own: list[int]
+) -> list[object]:
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors: list[str] = []
-    before = kafka_requests(port, cookie)
+    before = kafka_requests(own, cookie)
+    busy_before = machine_busy()
+    server_before = sum(process_cpu(pid) for pid in pids)
+    mine_before = sum(os.times()[:2])
     until = time.monotonic() + seconds
     threads = [
         threading.Thread(target=client_loop, args=(port, cookie, until, n, latencies[n], errors))
@@ -103,7 +134,10 @@ def run(port: int, cookie: str, clients: int, seconds: float) -> list[object]:
     for t in threads:
         t.join()
     elapsed = time.monotonic() - began
-    after = kafka_requests(port, cookie)
+    busy = (machine_busy() - busy_before) / elapsed
+    server = (sum(process_cpu(pid) for pid in pids) - server_before) / elapsed
+    mine = (sum(os.times()[:2]) - mine_before) / elapsed
+    after = kafka_requests(own, cookie)
     done = sorted(x for xs in latencies for x in xs)
     p = (lambda q: done[min(int(q * len(done)), len(done) - 1)] * 1000) if done else None
     return [
@@ -114,6 +148,9 @@ def run(port: int, cookie: str, clients: int, seconds: float) -> list[object]:
         f"{p(0.99):,.0f}" if p else "-",
         len(errors),
         f"{(after - before) / elapsed:,.1f}",
+        f"{busy:.2f} / {os.cpu_count()}",
+        f"{server:.2f}",
+        f"{mine:.2f}",
     ]
 
 
@@ -124,6 +161,9 @@ def main() -> None:
     parser.add_argument("--topics", type=int, default=50)
     parser.add_argument("--groups", type=int, default=45)
     parser.add_argument("--partitions", type=int, default=3)
+    parser.add_argument(
+        "--processes", type=int, default=1, help="Daphne processes on one port (one core each)"
+    )
     parser.add_argument("--max-age", default=None, help="KAFKAVIEW_READ_MAX_AGE for Daphne")
     parser.add_argument("--bootstrap", default=None)
     parser.add_argument(
@@ -143,9 +183,10 @@ def main() -> None:
         cookie = session_cookie()
         port = free_port()
         extra = {} if args.max_age is None else {"KAFKAVIEW_READ_MAX_AGE": args.max_age}
-        daphne = start_daphne(bootstrap, port, extra)
+        daphnes, own = start_daphnes(bootstrap, port, args.processes, extra)
+        pids = [d.pid for d in daphnes]
         try:
-            run(port, cookie, 2, 2.0)  # warm up: clients, connections, templates
+            run(port, cookie, 2, 2.0, pids, own)  # warm up: clients, connections, templates
             counts = [int(n) for n in args.clients.split(",") if n.strip()]
             rows = []
             for n in counts:
@@ -155,7 +196,7 @@ def main() -> None:
                         [
                             str(BASE_DIR / ".venv/bin/py-spy"),
                             "record",
-                            "--pid", str(daphne.pid),
+                            "--pid", str(pids[0]),
                             "--duration", str(int(args.seconds)),
                             "--format", "raw",
                             "--output", args.profile,
@@ -164,20 +205,33 @@ def main() -> None:
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                     )  # fmt: skip
-                rows.append(run(port, cookie, n, args.seconds))
+                rows.append(run(port, cookie, n, args.seconds, pids, own))
                 if spy is not None:
                     spy.wait(timeout=60)
         finally:
-            daphne.terminate()
-            daphne.wait(timeout=10)
+            from devtools.processes import children_stop
+
+            children_stop(daphnes, grace=10)
     print()
     print(
         f"{args.topics} topics x {args.partitions} partitions, {args.groups} groups; "
-        f"{args.seconds:.0f} s per row; KAFKAVIEW_READ_MAX_AGE={args.max_age or 'default'}"
+        f"{args.seconds:.0f} s per row; {args.processes} Daphne process(es); "
+        f"KAFKAVIEW_READ_MAX_AGE={args.max_age or 'default'}"
     )
     print(
         table(
-            ["clients", "requests", "requests/s", "p50 ms", "p99 ms", "errors", "Kafka req/s"],
+            [
+                "clients",
+                "requests",
+                "requests/s",
+                "p50 ms",
+                "p99 ms",
+                "errors",
+                "Kafka req/s",
+                "CPU busy (cores)",
+                "Daphne CPU",
+                "clients' CPU",
+            ],
             rows,
         )
     )

@@ -4,8 +4,6 @@ import contextlib
 import ctypes
 import os
 
-from django.core.asgi import get_asgi_application
-
 
 def malloc_arenas_limit(arenas: int = 2) -> None:
     """Cap glibc's malloc arenas for the threads started from now on (no-op elsewhere)."""
@@ -21,7 +19,9 @@ malloc_arenas_limit()
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kafkaview.settings")
 # Django must be set up before anything imports models (the auth middleware does).
-django_asgi_app = get_asgi_application()
+from dashboard.web.handler import keeping_threads_application  # noqa: E402
+
+django_asgi_app = keeping_threads_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -64,6 +64,14 @@ try:
     KAFKAVIEW_REQUEST_TIMEOUT = env_float(ENV, "KAFKAVIEW_REQUEST_TIMEOUT", 3.0, above=0)
     # Seconds a page's Kafka read may be shared with other viewers of the same page (0: off).
     KAFKAVIEW_READ_MAX_AGE = env_float(ENV, "KAFKAVIEW_READ_MAX_AGE", 1.0, minimum=0)
+    # Daphne processes `make run` starts on its port (one core each at most: the GIL).
+    KAFKAVIEW_WEB_PROCESSES = env_int(ENV, "KAFKAVIEW_WEB_PROCESSES", 1, minimum=1, maximum=64)
+    # Requests one web process runs Django code for at once; more wait their turn (at
+    # most a second). One process uses one core at most: for more, run more processes.
+    KAFKAVIEW_WEB_THREADS = env_int(ENV, "KAFKAVIEW_WEB_THREADS", 4, minimum=1, maximum=256)
+    # Seconds a web process may reuse a session it read (a logout made through another
+    # process is seen within this; 0: read the database on every request).
+    KAFKAVIEW_SESSION_CACHE = env_float(ENV, "KAFKAVIEW_SESSION_CACHE", 2.0, minimum=0)
     # Turns off producing and offset resets for everyone.
     KAFKAVIEW_READ_ONLY = env_bool(ENV, "KAFKAVIEW_READ_ONLY", False)
     # Lag history: seconds between the sampler's rounds, samples in a status window, days kept.
@@ -207,6 +215,7 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+SESSION_ENGINE = "dashboard.web.sessions"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"

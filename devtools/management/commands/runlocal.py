@@ -26,7 +26,7 @@ from dashboard.kafka.clusters import client_config, clusters_all, clusters_confi
 from dashboard.kafka.config import ClusterConfig, Clusters, RegistryConfig
 from dashboard.management.signals import sigterm_as_interrupt
 from devtools.broker import BrokerStartError, LocalBroker, default_cluster_port, port_open
-from devtools.daphne import daphne_start
+from devtools.daphne import daphne_pool_start
 from devtools.demo import AVRO_TOPIC, DEMO_GROUPS, DEMO_TOPIC, AvroDemo, DemoTraffic
 from devtools.processes import child_start, children_stop
 from devtools.registry import LocalRegistry, RegistryStartError
@@ -59,15 +59,16 @@ class Command(BaseCommand):
     def _supervise(
         self,
         children: list[subprocess.Popen[bytes]],
-        server: subprocess.Popen[bytes],
+        servers: list[subprocess.Popen[bytes]],
         sampler_command: list[str],
         env: dict[str, str],
     ) -> None:
         """Wait on Daphne; restart the sampler whenever it exits (a native crash included)."""
         started = time.monotonic()
         while True:
-            if server.poll() is not None:
-                raise CommandError(f"Daphne exited with code {server.returncode}")
+            for server in servers:
+                if server.poll() is not None:
+                    raise CommandError(f"Daphne exited with code {server.returncode}")
             sampler = children[0]
             if sampler.poll() is not None:
                 # Not too fast: a sampler that dies at start would otherwise spin.
@@ -185,14 +186,28 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"lag sampler: every {settings.KAFKAVIEW_SAMPLE_INTERVAL:g} s into the database"
             )
-            server = daphne_start(
-                host=opts["host"], port=opts["port"], cwd=settings.BASE_DIR, env=env
+            processes = settings.KAFKAVIEW_WEB_PROCESSES
+            # With several processes on one port, each also has a port of its own, so each
+            # one's /metrics (its own Kafka request counts) can be scraped.
+            own_ports = [opts["port"] + 1 + n for n in range(processes)] if processes > 1 else []
+            servers = daphne_pool_start(
+                host=opts["host"],
+                port=opts["port"],
+                processes=processes,
+                cwd=settings.BASE_DIR,
+                env=env,
+                own_ports=own_ports,
             )
-            children.append(server)
+            children.extend(servers)
+            if own_ports:
+                self.stdout.write(
+                    f"{processes} web processes on port {opts['port']}; each also on its own "
+                    f"port for its /metrics: {', '.join(map(str, own_ports))}"
+                )
             self.stdout.write(
                 f"kafkaview at http://{opts['host']}:{opts['port']}/ (Ctrl-C stops everything)"
             )
-            self._supervise(children, server, sampler_command, env)
+            self._supervise(children, servers, sampler_command, env)
         except BrokerStartError as exc:
             raise CommandError(str(exc)) from None
         except KeyboardInterrupt:
