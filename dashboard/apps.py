@@ -17,11 +17,12 @@ def kafka_configure() -> None:
     """Pass the clusters, the request timeout and the read sharing to the client layer."""
     from dashboard.kafka.clusters import clusters_configure
     from dashboard.kafka.shared import shared_configure
+    from dashboard.writes.generation import generation_current
 
     clusters_configure(
         clusters=settings.KAFKAVIEW_CLUSTERS, request_timeout=settings.KAFKAVIEW_REQUEST_TIMEOUT
     )
-    shared_configure(read_max_age=settings.KAFKAVIEW_READ_MAX_AGE)
+    shared_configure(read_max_age=settings.KAFKAVIEW_READ_MAX_AGE, generation=generation_current)
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:

@@ -7,7 +7,7 @@ from dashboard.lag.models import (
     SamplerLease,
     SampleRound,
 )
-from dashboard.writes.models import AuditRecord, KafkaAccess
+from dashboard.writes.models import AuditRecord, KafkaAccess, WriteGeneration
 
 __all__ = [
     "AuditRecord",
@@ -17,4 +17,5 @@ __all__ = [
     "KafkaAccess",
     "SampleRound",
     "SamplerLease",
+    "WriteGeneration",
 ]

@@ -144,6 +144,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "dashboard.web.middleware.KafkaErrorMiddleware",
+    "dashboard.writes.generation.WriteGenerationMiddleware",
 ]
 
 ROOT_URLCONF = "kafkaview.urls"

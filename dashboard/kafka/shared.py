@@ -7,6 +7,8 @@ key; a finished read is reused while it is at most `read_max_age` seconds old (0
 sharing at all).
 Errors are shared by the requests that waited for them, never kept. Every result keeps
 the `read_at` of the read that produced it, so an answer still says how old it is.
+With several web processes, `generation` (given by the caller) says whether anything was
+written since: a read is joined or reused only under the generation it was made under.
 """
 
 from __future__ import annotations
@@ -23,15 +25,23 @@ _lock = threading.Lock()
 # key -> (future of the read, monotonic time it finished or None while in flight)
 _reads: dict[Hashable, tuple[Future[Any], float | None]] = {}
 _max_age = 1.0
+_generation: Callable[[], Hashable | None] | None = None
 _KEEP = 1024  # finished entries kept at most (oldest dropped first)
 
 
-def shared_configure(*, read_max_age: float) -> None:
-    """Seconds a finished read may be reused (0 turns sharing of finished reads off)."""
-    global _max_age  # noqa: PLW0603 - one setting per process, set at start-up
+def shared_configure(
+    *, read_max_age: float, generation: Callable[[], Hashable | None] | None = None
+) -> None:
+    """Seconds a finished read may be reused (0: off), and what says a write happened since.
+
+    generation() is asked at every shared read; reads are shared only among callers that
+    got the same answer, and not at all while it answers None.
+    """
+    global _max_age, _generation  # noqa: PLW0603 - one setting per process, set at start-up
     if read_max_age < 0:
         raise ValueError(f"read_max_age must be >= 0, not {read_max_age!r}")
     _max_age = float(read_max_age)
+    _generation = generation
     shared_forget()
 
 
@@ -46,6 +56,11 @@ def shared_read(key: Hashable, read: Callable[[], T]) -> T:
     """read()'s result, shared with concurrent callers of the same key and briefly reused."""
     if _max_age <= 0:
         return read()  # sharing off: every request reads Kafka itself
+    if _generation is not None:
+        generation = _generation()
+        if generation is None:
+            return read()  # cannot tell whether someone wrote since: read for ourselves
+        key = (generation, key)
     now = time.monotonic()
     with _lock:
         entry = _reads.get(key)

@@ -48,3 +48,14 @@ class AuditRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.target}"
+
+
+class WriteGeneration(models.Model):
+    """One row: a number bumped after every produce or reset through any web process.
+
+    Each process keeps its Kafka reads for a moment (shared reads); a read is reused only
+    under the number it was made under, so after a write made through another process the
+    next page reads Kafka again instead of showing what was there before the write.
+    """
+
+    value = models.BigIntegerField(default=0)

@@ -25,6 +25,7 @@ from dashboard.kafka.offsets import (
 )
 from dashboard.kafka.produce import OutMessage, ProduceResult, produce_messages
 from dashboard.kafka.shared import shared_forget
+from dashboard.writes.generation import generation_bump
 from dashboard.writes.models import AuditRecord
 
 User = AbstractBaseUser | AnonymousUser
@@ -78,6 +79,11 @@ def produce_summary(messages: list[OutMessage], partitioner: str) -> dict[str, o
     }
 
 
+def _written() -> None:
+    shared_forget()
+    generation_bump()
+
+
 def produce_audited(
     *, user: User, cluster: str, topic: str, messages: list[OutMessage], partitioner: str
 ) -> ProduceResult:
@@ -94,10 +100,10 @@ def produce_audited(
             cluster=cluster, topic=topic, messages=messages, partitioner=partitioner
         )
     except KafkaViewError as exc:
-        shared_forget()
+        _written()
         audit_finish(record, status=AuditRecord.Status.FAILED, result={"error": str(exc)})
         raise
-    shared_forget()  # whoever looks next sees what was just written
+    _written()  # whoever looks next, through any process, sees what was just written
     audit_finish(
         record,
         status=_outcome_status(result.failed, result.failed + result.delivered),
@@ -126,10 +132,10 @@ def reset_audited(*, user: User, plan: ResetPlan) -> tuple[ResetOutcome, AuditRe
     try:
         outcome = reset_apply(plan=plan)
     except KafkaViewError as exc:
-        shared_forget()
+        _written()
         audit_finish(record, status=AuditRecord.Status.FAILED, result={"error": str(exc)})
         raise
-    shared_forget()  # whoever looks next sees the offsets just moved
+    _written()  # whoever looks next, through any process, sees the offsets just moved
     audit_finish(
         record,
         status=_outcome_status(outcome.failed, len(outcome.results)),

@@ -96,9 +96,8 @@ def make_topic(admin: AdminClient):
     return make
 
 
-def daphne_for_tests(broker: LocalBroker, log_name: str) -> tuple[subprocess.Popen[bytes], str]:
-    """A real Daphne process serving kafkaview against the test broker and test database."""
-    port = free_port()
+def daphne_env(broker: LocalBroker, **extra: str) -> dict[str, str]:
+    """The environment of a Daphne serving the test broker and the test database."""
     db = settings.DATABASES["default"]
     # The test database, on whichever backend the session runs (SQLite or PostgreSQL).
     url = (
@@ -112,8 +111,16 @@ def daphne_for_tests(broker: LocalBroker, log_name: str) -> tuple[subprocess.Pop
         "DATABASE_URL": url,
         "DJANGO_SETTINGS_MODULE": "kafkaview.settings",
         "KAFKAVIEW_READ_MAX_AGE": "0",
+        **extra,
     }
     env.pop("KAFKAVIEW_CLUSTERS_FILE", None)
+    return env
+
+
+def daphne_for_tests(broker: LocalBroker, log_name: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A real Daphne process serving kafkaview against the test broker and test database."""
+    port = free_port()
+    env = daphne_env(broker)
     log = open(CACHE_DIR / log_name, "wb")  # noqa: SIM115 - Daphne writes it while it runs
     proc = daphne_start(port=port, cwd=BASE_DIR, env=env, log=log)
     log.close()  # the child holds its own descriptor

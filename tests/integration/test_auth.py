@@ -98,3 +98,51 @@ def test_operator_role_grants_the_write_permissions(django_user_model) -> None:
     viewer = django_user_model.objects.create_user(username="view", password="x")
     viewer.groups.add(Group.objects.get(name="viewer"))
     assert not viewer.has_perm("dashboard.produce_message")
+
+
+def test_a_session_read_is_reused_briefly_and_a_logout_here_is_seen_at_once(client, user) -> None:
+    from django.contrib.sessions.models import Session
+    from django.test import override_settings
+
+    from dashboard.web.sessions import forget_all
+
+    forget_all()
+    with override_settings(KAFKAVIEW_SESSION_CACHE=60.0):
+        client.force_login(user)
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/audit/").status_code == 200  # the session read, now kept
+        # Another web process logs the session out: its row goes. This process may use
+        # what it read for the cache's seconds (here 60)...
+        Session.objects.all().delete()
+        assert client.get("/audit/").status_code == 200
+        forget_all()  # ...and once they are over, the next request is logged out.
+        assert client.get("/audit/").status_code == 302
+        client.force_login(user)
+        assert client.get("/audit/").status_code == 200
+        client.logout()  # a logout through this process is seen at once
+        assert client.get("/audit/").status_code == 302
+
+
+def test_session_cache_zero_reads_the_database_every_time(client, user) -> None:
+    from django.contrib.sessions.models import Session
+    from django.test import override_settings
+
+    with override_settings(KAFKAVIEW_SESSION_CACHE=0):
+        client.force_login(user)
+        assert client.get("/audit/").status_code == 200
+        Session.objects.all().delete()
+        assert client.get("/audit/").status_code == 302
+
+
+def test_a_kept_session_read_expires_after_its_seconds(client, user) -> None:
+    import time
+
+    from django.contrib.sessions.models import Session
+    from django.test import override_settings
+
+    with override_settings(KAFKAVIEW_SESSION_CACHE=0.3):
+        client.force_login(user)
+        assert client.get("/audit/").status_code == 200
+        Session.objects.all().delete()
+        time.sleep(0.35)
+        assert client.get("/audit/").status_code == 302

@@ -85,25 +85,74 @@ def test_a_session_history_and_audit_are_shared_by_two_web_processes(
     history = get_json(web, f"{two}/api/clusters/local/groups/{group}/history/?range=15m")
     assert history["total_lag"][-1] == 3
     # A write through one process is in the audit the other shows.
-    form = web.open(f"{one}/clusters/local/topics/{topic}/produce/").read().decode()
+    produce_through(web, one, topic, "hello")
+    audit = web.open(f"{two}/audit/").read().decode()
+    assert topic in audit
+
+
+def produce_through(web: urllib.request.OpenerDirector, base: str, topic: str, value: str) -> None:
+    """Send one message with the produce form of the process at base."""
+    form = web.open(f"{base}/clusters/local/topics/{topic}/produce/").read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
     assert token
     body = {
         "mode": "single",
         "key": "k",
-        "value": "hello",
+        "value": value,
         "encoding": "text",
         "partition": "auto",
         "partitioner": "murmur2",
         "headers": "",
         "csrfmiddlewaretoken": token.group(1),
     }
-    web.open(
+    with web.open(
         urllib.request.Request(
-            f"{one}/clusters/local/topics/{topic}/produce/",
+            f"{base}/clusters/local/topics/{topic}/produce/",
             data=urllib.parse.urlencode(body).encode(),
-            headers={"Referer": f"{one}/clusters/local/topics/{topic}/produce/"},
+            headers={"Referer": f"{base}/clusters/local/topics/{topic}/produce/"},
         )
-    ).read()
-    audit = web.open(f"{two}/audit/").read().decode()
-    assert topic in audit
+    ) as answer:
+        assert answer.status == 200
+
+
+def test_processes_on_one_port_share_reads_and_see_each_others_writes_at_once(
+    kafka_broker, make_topic, django_user_model
+) -> None:
+    from django.contrib.auth.models import Group
+
+    from devtools.broker import free_port
+    from devtools.daphne import daphne_pool_start, http_wait
+    from devtools.processes import children_stop
+    from tests.conftest import roles_ensure
+    from tests.integration.conftest import BASE_DIR, CACHE_DIR, daphne_env
+
+    roles_ensure()
+    user = django_user_model.objects.create_user(username=unique("pool"), password=PASSWORD)
+    user.groups.add(Group.objects.get(name="operator"))
+    topic = make_topic("pool")
+    port, own = free_port(), [free_port(), free_port()]
+    # Reads kept a minute: a page that showed a read from before a write would be caught.
+    env = daphne_env(kafka_broker, KAFKAVIEW_READ_MAX_AGE="60")
+    with open(CACHE_DIR / "test-daphne-pool.log", "wb") as log:
+        servers = daphne_pool_start(
+            port=port, processes=2, cwd=BASE_DIR, env=env, log=log, own_ports=own
+        )
+    try:
+        for server, own_port in zip(servers, own, strict=True):
+            http_wait(f"http://127.0.0.1:{own_port}/healthz", timeout=30, process=server)
+        web = opener()
+        shared = f"http://127.0.0.1:{port}"
+        one, two = (f"http://127.0.0.1:{p}" for p in own)
+        log_in(web, shared, user.username)  # through the port both processes accept on
+        path = f"/api/clusters/local/topics/{topic}/"
+        before = get_json(web, two + path)
+        assert before["messages"] == 0
+        assert get_json(web, two + path)["read_at"] == before["read_at"]  # kept and reused
+        produce_through(web, one, topic, "hello")  # written through the other process
+        after = get_json(web, two + path)
+        assert after["messages"] == 1
+        assert after["read_at"] != before["read_at"]
+        assert get_json(web, two + path)["read_at"] == after["read_at"]  # kept again
+        assert get_json(web, shared + path)["messages"] == 1
+    finally:
+        children_stop(servers, grace=10)

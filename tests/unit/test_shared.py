@@ -105,3 +105,30 @@ def test_bad_page_numbers_are_invalid_requests(query: str) -> None:
 def test_empty_list_has_one_empty_page() -> None:
     result = paginate([], list_query(QueryDict(""), fields=("name",), default="name"))
     assert (result.rows, result.total, result.pages) == ([], 0, 1)
+
+
+def test_a_read_is_reused_only_under_the_generation_it_was_made_under() -> None:
+    generation = [7]
+    shared_configure(read_max_age=60.0, generation=lambda: generation[0])
+    calls: list[int] = []
+
+    def read() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert shared_read("k", read) == 1
+    assert shared_read("k", read) == 1  # same generation: reused
+    generation[0] = 8  # another process wrote
+    assert shared_read("k", read) == 2
+    assert shared_read("k", read) == 2
+
+
+def test_an_unknown_generation_shares_nothing() -> None:
+    shared_configure(read_max_age=60.0, generation=lambda: None)
+    calls: list[int] = []
+
+    def read() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert [shared_read("k", read) for _ in range(3)] == [1, 2, 3]
