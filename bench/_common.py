@@ -100,19 +100,29 @@ def groups_with_commits(
 
 def session_cookie() -> str:
     """A logged-in session for a fresh user, made directly in the database."""
+    return session_cookies(1)[0]
+
+
+def session_cookies(n: int) -> list[str]:
+    """n logged-in sessions of one fresh user (n people, or n browsers), each with the CSRF
+    cookie a browser keeps (without it every page would make a new one)."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.models import User
     from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
+    from django.utils.crypto import get_random_string
 
     call_command("migrate", verbosity=0)
     user = User.objects.create_user(username=f"bench-{time.time_ns()}", password="x")
-    store = SessionStore()
-    store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    store.create()
-    return f"sessionid={store.session_key}"
+    cookies = []
+    for _ in range(n):
+        store = SessionStore()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.create()
+        cookies.append(f"sessionid={store.session_key}; csrftoken={get_random_string(32)}")
+    return cookies
 
 
 def timed(fn: Callable[[], Any], runs: int) -> tuple[list[float], Any]:

@@ -4,10 +4,10 @@
 
 Starts a broker (or uses --bootstrap) with --topics topics and --groups groups (commits
 on every partition), and one Daphne on a fresh database. For each N, N client threads
-loop over the overview, topic list and group list (page and JSON, six URLs) on
-keep-alive connections for --seconds, then it prints requests/s, p50/p99 latency,
-errors, and the Kafka requests Daphne sent per second (its kafkaview_kafka_requests
-counter in /metrics, read before and after).
+loop over the overview, topic list and group list (page and JSON, six URLs), each with a
+session of its own, on keep-alive connections for --seconds, then it prints requests/s,
+p50/p99 latency, errors, the Kafka requests the Daphnes sent per second (their
+kafkaview_kafka_requests counters in /metrics, read before and after) and CPU use.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import BASE_DIR, broker_and_django, groups_with_commits, session_cookie, table
+from _common import BASE_DIR, broker_and_django, groups_with_commits, session_cookies, table
 
 DB = Path(tempfile.mkdtemp(prefix="kafkaview-bench-load-")) / "db.sqlite3"
 os.environ["DATABASE_URL"] = f"sqlite:///{DB}"
@@ -115,8 +115,9 @@ def client_loop(  # noqa: PLR0917 - a thread target
 
 
 def run(  # noqa: PLR0917 - one row of the table
-    port: int, cookie: str, clients: int, seconds: float, pids: list[int], own: list[int]
+    port: int, cookies: list[str], clients: int, seconds: float, pids: list[int], own: list[int]
 ) -> list[object]:
+    cookie = cookies[0]
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors: list[str] = []
     before = kafka_requests(own, cookie)
@@ -125,7 +126,9 @@ def run(  # noqa: PLR0917 - one row of the table
     mine_before = sum(os.times()[:2])
     until = time.monotonic() + seconds
     threads = [
-        threading.Thread(target=client_loop, args=(port, cookie, until, n, latencies[n], errors))
+        threading.Thread(
+            target=client_loop, args=(port, cookies[n], until, n, latencies[n], errors)
+        )
         for n in range(clients)
     ]
     began = time.monotonic()
@@ -162,7 +165,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=45)
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument(
-        "--processes", type=int, default=1, help="Daphne processes on one port (one core each)"
+        "--processes", type=int, default=2, help="Daphne processes on one port (make run: 2)"
     )
     parser.add_argument("--max-age", default=None, help="KAFKAVIEW_READ_MAX_AGE for Daphne")
     parser.add_argument("--bootstrap", default=None)
@@ -180,14 +183,15 @@ def main() -> None:
             partitions=args.partitions,
             messages=10,
         )
-        cookie = session_cookie()
+        counts = [int(n) for n in args.clients.split(",") if n.strip()]
+        # Each client is a person with a session of their own, as fifty viewers would be.
+        cookies = session_cookies(max(*counts, 2))
         port = free_port()
         extra = {} if args.max_age is None else {"KAFKAVIEW_READ_MAX_AGE": args.max_age}
         daphnes, own = start_daphnes(bootstrap, port, args.processes, extra)
         pids = [d.pid for d in daphnes]
         try:
-            run(port, cookie, 2, 2.0, pids, own)  # warm up: clients, connections, templates
-            counts = [int(n) for n in args.clients.split(",") if n.strip()]
+            run(port, cookies, 2, 2.0, pids, own)  # warm up: clients, connections, templates
             rows = []
             for n in counts:
                 spy = None
@@ -205,7 +209,7 @@ def main() -> None:
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                     )  # fmt: skip
-                rows.append(run(port, cookie, n, args.seconds, pids, own))
+                rows.append(run(port, cookies, n, args.seconds, pids, own))
                 if spy is not None:
                     spy.wait(timeout=60)
         finally:

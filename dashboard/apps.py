@@ -37,7 +37,14 @@ class DashboardConfig(AppConfig):
     verbose_name = "kafkaview dashboard"
 
     def ready(self) -> None:
+        from django.contrib.auth import get_user_model
         from django.core.signals import setting_changed
+        from django.db.models.signals import post_delete, post_save
+
+        from dashboard.web.sessions import user_saved
 
         kafka_configure()
         setting_changed.connect(_on_setting_changed, dispatch_uid="kafkaview-kafka-settings")
+        # A kept user (dashboard/web/sessions.py) is dropped when it changes in this process.
+        for signal in (post_save, post_delete):
+            signal.connect(user_saved, sender=get_user_model(), dispatch_uid="kafkaview-user")

@@ -64,8 +64,9 @@ try:
     KAFKAVIEW_REQUEST_TIMEOUT = env_float(ENV, "KAFKAVIEW_REQUEST_TIMEOUT", 3.0, above=0)
     # Seconds a page's Kafka read may be shared with other viewers of the same page (0: off).
     KAFKAVIEW_READ_MAX_AGE = env_float(ENV, "KAFKAVIEW_READ_MAX_AGE", 1.0, minimum=0)
-    # Daphne processes `make run` starts on its port (one core each at most: the GIL).
-    KAFKAVIEW_WEB_PROCESSES = env_int(ENV, "KAFKAVIEW_WEB_PROCESSES", 1, minimum=1, maximum=64)
+    # Daphne processes `make run` starts on its port: one uses one core at most (the GIL).
+    # Each keeps its own shared reads, so Kafka sees up to this many readers of a page.
+    KAFKAVIEW_WEB_PROCESSES = env_int(ENV, "KAFKAVIEW_WEB_PROCESSES", 2, minimum=1, maximum=64)
     # Requests one web process runs Django code for at once; more wait their turn (at
     # most a second). One process uses one core at most: for more, run more processes.
     KAFKAVIEW_WEB_THREADS = env_int(ENV, "KAFKAVIEW_WEB_THREADS", 4, minimum=1, maximum=256)
@@ -139,7 +140,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "dashboard.web.sessions.AuthenticationMiddleware",
     "dashboard.web.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

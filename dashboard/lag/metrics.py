@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from dashboard.kafka.clusters import clusters_all
-from dashboard.kafka.requests import requests_counted
+from dashboard.kafka.requests import SENT
 from dashboard.lag import store
 from dashboard.lag.history import last_ok_round, last_round
 from dashboard.lag.models import GroupState
@@ -132,15 +134,12 @@ class HistoryCollector(Collector):
 
 
 class RequestsCollector(Collector):
-    """The Kafka requests this web process has sent, by cluster and call."""
+    """The Kafka requests sent, by cluster and call: every web process's, added up."""
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        sent = CounterMetricFamily(
-            "kafkaview_kafka_requests",
-            "Kafka requests sent by this process (admin calls, fetches for lag times, "
-            "our own protocol requests), by cluster and call",
-            labels=["cluster", "call"],
-        )
-        for (cluster, call), n in sorted(requests_counted().items()):
-            sent.add_metric([cluster, call], n)
-        yield sent
+    def collect(self) -> Iterator[Metric]:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Several web processes on one port: a scrape reaches one of them, which
+            # reads every process's counts from the shared folder.
+            yield from MultiProcessCollector(None).collect()
+        else:
+            yield from SENT.collect()

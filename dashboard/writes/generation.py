@@ -12,13 +12,14 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 
 from dashboard.writes.models import WriteGeneration
 
 logger = logging.getLogger(__name__)
+_CURRENT = f"SELECT value FROM {WriteGeneration._meta.db_table} WHERE id = 1"
 
 # Within one request the number is read once (a page makes several shared reads).
 _in_request: ContextVar[list[int | None] | None] = ContextVar(
@@ -32,7 +33,11 @@ def generation_current() -> int | None:
     if held is not None and held[0] is not None:
         return held[0]
     try:
-        value = WriteGeneration.objects.filter(pk=1).values_list("value", flat=True).first()
+        # Plain SQL: the ORM's query building cost ~6x the query itself (py-spy).
+        with connection.cursor() as cursor:
+            cursor.execute(_CURRENT)
+            row = cursor.fetchone()
+        value = row[0] if row else 0
     except DatabaseError as exc:
         logger.warning("write generation unreadable, Kafka reads are not reused: %s", exc)
         return None

@@ -115,8 +115,17 @@ def produce_through(web: urllib.request.OpenerDirector, base: str, topic: str, v
         assert answer.status == 200
 
 
+def kafka_requests_total(web: urllib.request.OpenerDirector, base: str) -> float:
+    text = web.open(f"{base}/metrics").read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("kafkaview_kafka_requests_total{")
+    )
+
+
 def test_processes_on_one_port_share_reads_and_see_each_others_writes_at_once(
-    kafka_broker, make_topic, django_user_model
+    kafka_broker, make_topic, django_user_model, tmp_path
 ) -> None:
     from django.contrib.auth.models import Group
 
@@ -132,7 +141,9 @@ def test_processes_on_one_port_share_reads_and_see_each_others_writes_at_once(
     topic = make_topic("pool")
     port, own = free_port(), [free_port(), free_port()]
     # Reads kept a minute: a page that showed a read from before a write would be caught.
-    env = daphne_env(kafka_broker, KAFKAVIEW_READ_MAX_AGE="60")
+    env = daphne_env(
+        kafka_broker, KAFKAVIEW_READ_MAX_AGE="60", PROMETHEUS_MULTIPROC_DIR=str(tmp_path)
+    )
     with open(CACHE_DIR / "test-daphne-pool.log", "wb") as log:
         servers = daphne_pool_start(
             port=port, processes=2, cwd=BASE_DIR, env=env, log=log, own_ports=own
@@ -154,5 +165,10 @@ def test_processes_on_one_port_share_reads_and_see_each_others_writes_at_once(
         assert after["read_at"] != before["read_at"]
         assert get_json(web, two + path)["read_at"] == after["read_at"]  # kept again
         assert get_json(web, shared + path)["messages"] == 1
+        # Both processes read Kafka; either one's /metrics counts what both sent.
+        totals = [kafka_requests_total(web, base) for base in (one, two, shared)]
+        assert totals[0] > 0
+        assert totals[0] == totals[1] == totals[2]
+        assert len(list(tmp_path.glob("counter_*.db"))) == 2  # one file per process
     finally:
         children_stop(servers, grace=10)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -137,6 +139,7 @@ class Command(BaseCommand):
         demo: DemoTraffic | None = None
         avro: AvroDemo | None = None
         registry: LocalRegistry | None = None
+        metrics_dir: Path | None = None
         children: list[subprocess.Popen[bytes]] = []
         env = dict(os.environ)
         try:
@@ -187,23 +190,22 @@ class Command(BaseCommand):
                 f"lag sampler: every {settings.KAFKAVIEW_SAMPLE_INTERVAL:g} s into the database"
             )
             processes = settings.KAFKAVIEW_WEB_PROCESSES
-            # With several processes on one port, each also has a port of its own, so each
-            # one's /metrics (its own Kafka request counts) can be scraped.
-            own_ports = [opts["port"] + 1 + n for n in range(processes)] if processes > 1 else []
+            web_env = env
+            if processes > 1:
+                # Each process counts its Kafka requests in a file here; a scrape of
+                # /metrics (reaching any one of them) adds them all up.
+                metrics_dir = Path(tempfile.mkdtemp(prefix="kafkaview-metrics-"))
+                web_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
             servers = daphne_pool_start(
                 host=opts["host"],
                 port=opts["port"],
                 processes=processes,
                 cwd=settings.BASE_DIR,
-                env=env,
-                own_ports=own_ports,
+                env=web_env,
             )
             children.extend(servers)
-            if own_ports:
-                self.stdout.write(
-                    f"{processes} web processes on port {opts['port']}; each also on its own "
-                    f"port for its /metrics: {', '.join(map(str, own_ports))}"
-                )
+            if processes > 1:
+                self.stdout.write(f"{processes} web processes on one port")
             self.stdout.write(
                 f"kafkaview at http://{opts['host']}:{opts['port']}/ (Ctrl-C stops everything)"
             )
@@ -224,4 +226,6 @@ class Command(BaseCommand):
                 registry.stop(timeout=CHILD_GRACE)
             if broker is not None:
                 broker.stop(timeout=BROKER_GRACE)
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
             self.stdout.write(f"stopped in {time.monotonic() - began:.1f} s")
