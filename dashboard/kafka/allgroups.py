@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException
+from confluent_kafka import (
+    OFFSET_INVALID,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 
 from dashboard.kafka.clusters import admin_client, groups_listed, request_timeout, translate
 from dashboard.kafka.consumerprotocol import (
@@ -32,6 +39,7 @@ from dashboard.kafka.grouplisting import (
     classic_describe_send,
     classic_described,
     groups_every,
+    send,
 )
 from dashboard.kafka.protocol.wire import Unsupported
 from dashboard.kafka.sharegroups import ShareDescription, share_parse, share_send
@@ -102,15 +110,108 @@ def _result_or_error(future: Future[Any], *, cluster: str) -> tuple[Any | None, 
         raise translate(TimeoutError("no answer in time"), cluster=cluster) from None
 
 
-def committed_send(*, cluster: str, group_ids: Sequence[str]) -> dict[str, Future[Any]]:
-    """OffsetFetch for each group (one group per call, all in flight)."""
+# OffsetFetch v8+ takes many groups: one request per coordinator (and this many groups)
+# instead of one per group. v10 names topics by id; v8-9 by name, as we have them.
+FETCH_GROUPS_PER_REQUEST = 500
+OFFSET_FETCH_HIGH = 9
+# The group's coordinator moved or is still loading: librdkafka finds it and retries.
+_ASK_LIBRDKAFKA = frozenset({14, 15, 16})  # COORDINATOR_LOAD_IN_PROGRESS, _NOT_AVAILABLE, NOT_
+
+
+def committed_send(
+    *,
+    cluster: str,
+    group_ids: Sequence[str],
+    coordinators: Mapping[str, BrokerNode] | None = None,
+) -> dict[str, Future[Any]]:
+    """OffsetFetch for each group, all in flight: batched per coordinator where it is known.
+
+    Each future holds what librdkafka's list_consumer_group_offsets gives (its
+    ConsumerGroupTopicPartitions) or raises as it does, so one parser reads both.
+    """
+    coordinators = coordinators or {}
+    out: dict[str, Future[Any]] = {}
+    batched: dict[BrokerNode, list[str]] = defaultdict(list)
+    for g in group_ids:
+        node = coordinators.get(g)
+        if node is None:
+            out[g] = _fetch_one(cluster=cluster, group=g)
+        else:
+            batched[node].append(g)
+    for node, ids in batched.items():
+        for start in range(0, len(ids), FETCH_GROUPS_PER_REQUEST):
+            chunk = ids[start : start + FETCH_GROUPS_PER_REQUEST]
+            futures: dict[str, Future[Any]] = {g: Future() for g in chunk}
+            out.update(futures)
+            sent = send(
+                cluster=cluster,
+                node=node,
+                name="OffsetFetch",
+                values={
+                    "Groups": [{"GroupId": g, "Topics": None} for g in chunk],
+                    "RequireStable": False,
+                },
+                high=OFFSET_FETCH_HIGH,
+            )
+            sent.add_done_callback(partial(_fetched, cluster, futures))
+    return out
+
+
+def _fetch_one(*, cluster: str, group: str) -> Future[Any]:
     admin = admin_client(cluster=cluster)
-    return {
-        g: admin.list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(g)], request_timeout=request_timeout()
-        )[g]
-        for g in group_ids
-    }
+    return admin.list_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions(group)], request_timeout=request_timeout()
+    )[group]
+
+
+def _fetched(cluster: str, futures: dict[str, Future[Any]], sent: Future[Any]) -> None:
+    """Hand each group its part of a batched OffsetFetch answer (on the pool's thread)."""
+    try:
+        answer = sent.result()
+    except Unsupported:
+        # A broker before Kafka 3.0 fetches one group a request: as librdkafka does it.
+        for g, future in futures.items():
+            _chain(_fetch_one(cluster=cluster, group=g), future)
+        return
+    except BaseException as exc:  # no answer: every group of the batch waits no longer
+        for future in futures.values():
+            future.set_exception(TimeoutError(str(exc) or "no answer in time"))
+        return
+    answered = {g["GroupId"]: g for g in answer["Groups"]}
+    for g, future in futures.items():
+        part = answered.get(g)
+        code = part["ErrorCode"] if part is not None else 16
+        if part is None or code in _ASK_LIBRDKAFKA:
+            _chain(_fetch_one(cluster=cluster, group=g), future)
+        elif code != 0:
+            future.set_exception(KafkaException(KafkaError(code)))
+        else:
+            future.set_result(
+                ConsumerGroupTopicPartitions(
+                    g,
+                    [
+                        # A partition's error leaves it uncommitted, as librdkafka's does.
+                        TopicPartition(
+                            t["Name"],
+                            p["PartitionIndex"],
+                            p["CommittedOffset"] if p["ErrorCode"] == 0 else OFFSET_INVALID,
+                        )
+                        for t in part["Topics"]
+                        for p in t["Partitions"]
+                    ],
+                )
+            )
+
+
+def _chain(source: Future[Any], target: Future[Any]) -> None:
+    def done(f: Future[Any]) -> None:
+        exc = f.exception()
+        if exc is not None:
+            target.set_exception(exc)
+        else:
+            target.set_result(f.result())
+
+    source.add_done_callback(done)
 
 
 def committed_parse(fetched: Any | None) -> dict[tuple[str, int], int]:
@@ -124,14 +225,18 @@ def committed_parse(fetched: Any | None) -> dict[tuple[str, int], int]:
 
 
 def groups_raw(
-    *, cluster: str, group_ids: Sequence[str], listing: dict[str, Listed] | None = None
+    *,
+    cluster: str,
+    group_ids: Sequence[str],
+    listing: dict[str, Listed] | None = None,
+    coordinators: Mapping[str, BrokerNode] | None = None,
 ) -> list[GroupRaw]:
     """Describe consumer groups and fetch their committed offsets, all in flight at once."""
     if not group_ids:
         return []
     admin = admin_client(cluster=cluster)
     described = admin.describe_consumer_groups(list(group_ids), request_timeout=request_timeout())
-    offsets = committed_send(cluster=cluster, group_ids=group_ids)
+    offsets = committed_send(cluster=cluster, group_ids=group_ids, coordinators=coordinators)
     raws = []
     for g in group_ids:
         description, describe_error = _result_or_error(described[g], cluster=cluster)
@@ -221,10 +326,16 @@ def groups_read(
         node_id: consumer_protocol_send(cluster=cluster, node=by_node[node_id], group_ids=ids)
         for node_id, ids in kip848.items()
     }
+    coordinators = {g.group: by_node[g.coordinator] for g in listed if g.coordinator in by_node}
     fetch_ids = [g for (kind, _), ids in others.items() if kind != "share" for g in ids]
-    fetches = committed_send(cluster=cluster, group_ids=fetch_ids)
+    fetches = committed_send(cluster=cluster, group_ids=fetch_ids, coordinators=coordinators)
     entries = {g.group: g for g in listed}
-    raws = groups_raw(cluster=cluster, group_ids=[g.group for g in consumer], listing=entries)
+    raws = groups_raw(
+        cluster=cluster,
+        group_ids=[g.group for g in consumer],
+        listing=entries,
+        coordinators=coordinators,
+    )
     epochs: dict[str, ConsumerProtocolDescription] = {}
     for future in epochs_sent.values():
         epochs.update(consumer_protocol_parse(cluster=cluster, described=future))

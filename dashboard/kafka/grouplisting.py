@@ -110,7 +110,14 @@ def brokers_all(*, cluster: str) -> tuple[BrokerNode, ...]:
     )
 
 
-def send(*, cluster: str, node: BrokerNode, name: str, values: dict[str, Any]) -> Future[Any]:
+def send(
+    *,
+    cluster: str,
+    node: BrokerNode,
+    name: str,
+    values: dict[str, Any],
+    high: int | None = None,
+) -> Future[Any]:
     """Send one of our requests to a broker of the cluster; the future holds the answer."""
     config = cluster_config(cluster=cluster)
     return request_send(
@@ -121,6 +128,7 @@ def send(*, cluster: str, node: BrokerNode, name: str, values: dict[str, Any]) -
         name=name,
         values=values,
         timeout=request_timeout(),
+        high=high,
     )
 
 

@@ -49,13 +49,14 @@ def _run(  # noqa: PLR0917 - the executor passes positional arguments
     values: dict[str, Any],
     timeout: float,
     low: int | None,
+    high: int | None,
 ) -> dict[str, Any]:
     connection = None
     try:
         connection = _connection(
             cluster=cluster, host=host, port=port, settings=settings, timeout=timeout
         )
-        return connection.request(name, values, timeout=timeout, low=low)
+        return connection.request(name, values, timeout=timeout, low=low, high=high)
     except BaseException:
         # A half-read answer leaves the socket out of step: start afresh next time.
         _forget(cluster, host, port, connection)
@@ -72,10 +73,11 @@ def request_send(
     values: dict[str, Any],
     timeout: float,
     low: int | None = None,
+    high: int | None = None,
 ) -> Future[dict[str, Any]]:
     """Send one request to a broker in the background; the future holds the decoded answer."""
     requests_count(cluster=cluster, call=name)
-    return _executor.submit(_run, cluster, host, port, settings, name, values, timeout, low)
+    return _executor.submit(_run, cluster, host, port, settings, name, values, timeout, low, high)
 
 
 def connections_forget() -> None:

@@ -214,22 +214,30 @@ class Connection:
         if not hmac.compare_digest(step(message), expected):
             raise ProtocolError("SCRAM: the server's signature does not match")
 
-    def version(self, name: str, *, low: int | None = None) -> int:
-        """The newest version of a request both we and the broker speak."""
+    def version(self, name: str, *, low: int | None = None, high: int | None = None) -> int:
+        """The newest version of a request both we and the broker speak (within low-high)."""
         request = spec(f"{name}Request")
         ours_low = request.valid.low if low is None else max(low, request.valid.low)
         ours_high = request.valid.high if request.valid.high is not None else request.valid.low
+        if high is not None:
+            ours_high = min(ours_high, high)
         theirs = self.versions.get(request.api_key or -1)
         if theirs is None or theirs[1] < ours_low or theirs[0] > ours_high:
             raise Unsupported(f"the broker at {self.host}:{self.port} does not offer {name}")
         return min(ours_high, theirs[1])
 
     def request(
-        self, name: str, values: dict[str, Any], *, timeout: float, low: int | None = None
+        self,
+        name: str,
+        values: dict[str, Any],
+        *,
+        timeout: float,
+        low: int | None = None,
+        high: int | None = None,
     ) -> dict[str, Any]:
         """Send one request (newest common version) and return the decoded response."""
         with self.lock:
             result: dict[str, Any] = self._exchange(
-                name, self.version(name, low=low), values, time.monotonic() + timeout
+                name, self.version(name, low=low, high=high), values, time.monotonic() + timeout
             )
             return result
