@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from django.http import QueryDict
 from django.test import override_settings
 
@@ -145,3 +145,48 @@ def test_json_lists_are_paged_with_a_total(viewer, kafka_broker, make_topic, pat
         assert answer.json()["error"]["type"] == "invalid_request"
         page = viewer.get(f"{path.replace('/api', '')}?{bad}")
         assert page.status_code == 400, bad
+
+
+def test_the_group_list_fetches_offsets_in_one_request_per_coordinator(
+    kafka_broker, make_topic
+) -> None:
+    from dashboard.kafka.allgroups import FETCH_GROUPS_PER_REQUEST, groups_listing
+    from dashboard.kafka.groups import group_list
+
+    prefix = unique("batched")
+    topic = make_topic(prefix, partitions=2)
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
+    for n in range(20):
+        producer.produce(topic, value=b"x", partition=n % 2)
+    producer.flush(15)
+    for i in range(4):
+        c = Consumer(
+            {"bootstrap.servers": kafka_broker.bootstrap_servers, "group.id": f"{prefix}-{i}"}
+        )
+        c.commit(
+            offsets=[TopicPartition(topic, 0, i), TopicPartition(topic, 1, 2 * i)],
+            asynchronous=False,
+        )
+        c.close()
+
+    def fetches() -> int:
+        return sum(
+            n
+            for (c, call), n in requests_counted().items()
+            if c == "local" and call == "OffsetFetch"
+        )
+
+    def check() -> tuple[int, int]:
+        listed = [g for g in groups_listing(cluster="local").groups if g.type != "share"]
+        before = fetches()
+        group_list(cluster="local")
+        # One broker coordinates every group: one request per 500 groups, not one per group.
+        return fetches() - before, -(-len(listed) // FETCH_GROUPS_PER_REQUEST)
+
+    got, expected = measured(check)
+    assert got == expected
+    rows = {g.group: g for g in group_list(cluster="local").groups if g.group.startswith(prefix)}
+    # The batched answer gives each group its own offsets: 10 - i and 10 - 2i behind.
+    assert {g: (r.total_lag, r.partitions) for g, r in rows.items()} == {
+        f"{prefix}-{i}": (20 - 3 * i, 2) for i in range(4)
+    }
