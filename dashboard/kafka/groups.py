@@ -1,8 +1,9 @@
 """Consumer groups: members, assignments, committed offsets and lag (reads).
 
 Every group's requests are sent before any is awaited: one DescribeGroups call for
-all groups, one OffsetFetch per group (the API takes one group per call) all in
-flight together, then one batched ListOffsets for every partition involved.
+all groups, one OffsetFetch per coordinator for up to 500 groups (OffsetFetch v8+,
+through our protocol module; librdkafka's takes one group a call), then one batched
+ListOffsets for every partition involved.
 Lag follows Kafka's ConsumerGroupCommand: log-end offset (high watermark) minus
 committed offset, and no lag where nothing is committed.
 """
