@@ -229,14 +229,18 @@ def groups_raw(
     cluster: str,
     group_ids: Sequence[str],
     listing: dict[str, Listed] | None = None,
-    coordinators: Mapping[str, BrokerNode] | None = None,
+    offsets: Mapping[str, Future[Any]] | None = None,
 ) -> list[GroupRaw]:
-    """Describe consumer groups and fetch their committed offsets, all in flight at once."""
+    """Describe consumer groups and fetch their committed offsets, all in flight at once.
+
+    offsets: the groups' OffsetFetch already sent (by groups_read, with every other group's).
+    """
     if not group_ids:
         return []
     admin = admin_client(cluster=cluster)
     described = admin.describe_consumer_groups(list(group_ids), request_timeout=request_timeout())
-    offsets = committed_send(cluster=cluster, group_ids=group_ids, coordinators=coordinators)
+    if offsets is None:
+        offsets = committed_send(cluster=cluster, group_ids=group_ids)
     raws = []
     for g in group_ids:
         description, describe_error = _result_or_error(described[g], cluster=cluster)
@@ -304,10 +308,10 @@ def groups_read(
     by_node = {n.id: n for n in nodes}
     consumer = [g for g in listed if g.type in CONSUMER_TYPES or g.coordinator not in by_node]
     # A set: "in" on the list compared whole rows, 2,000 x 2,000 of them (py-spy, bench/big.py).
-    consumer_ids = {g.group for g in consumer}
+    is_consumer = {g.group for g in consumer}
     others: dict[tuple[str, int], list[str]] = defaultdict(list)
     for g in listed:
-        if g.group not in consumer_ids:
+        if g.group not in is_consumer:
             kind = g.type if g.type in {"share", "streams"} else "classic"
             others[(kind, g.coordinator)].append(g.group)
     # Send everything first: our requests run on their own threads meanwhile.
@@ -328,16 +332,16 @@ def groups_read(
         node_id: consumer_protocol_send(cluster=cluster, node=by_node[node_id], group_ids=ids)
         for node_id, ids in kip848.items()
     }
+    # One OffsetFetch per coordinator for every group with offsets (share groups have
+    # start offsets instead), consumer groups and the others alike.
     coordinators = {g.group: by_node[g.coordinator] for g in listed if g.coordinator in by_node}
     fetch_ids = [g for (kind, _), ids in others.items() if kind != "share" for g in ids]
-    fetches = committed_send(cluster=cluster, group_ids=fetch_ids, coordinators=coordinators)
-    entries = {g.group: g for g in listed}
-    raws = groups_raw(
-        cluster=cluster,
-        group_ids=[g.group for g in consumer],
-        listing=entries,
-        coordinators=coordinators,
+    consumer_ids = [g.group for g in consumer]
+    fetches = committed_send(
+        cluster=cluster, group_ids=[*fetch_ids, *consumer_ids], coordinators=coordinators
     )
+    entries = {g.group: g for g in listed}
+    raws = groups_raw(cluster=cluster, group_ids=consumer_ids, listing=entries, offsets=fetches)
     epochs: dict[str, ConsumerProtocolDescription] = {}
     for future in epochs_sent.values():
         epochs.update(consumer_protocol_parse(cluster=cluster, described=future))

@@ -628,7 +628,7 @@ def subject_view(*, cluster: str, subject: str, version: str, topics: set[str]) 
     client = _decoder_required(cluster).client
     what = f"subject {subject!r}"
     versions = sorted(_registry_call(lambda: client.get_versions(subject), what=what))
-    if version != "latest" and not version.isdigit():
+    if version != "latest" and not (version.isascii() and version.isdigit()):
         raise InvalidRequest(f"version must be 'latest' or a number, not {version[:20]!r}")
     chosen = _registry_call(
         lambda: (

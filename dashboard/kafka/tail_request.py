@@ -148,7 +148,7 @@ def timestamp_ms(value: Any) -> int:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value)
     text = str(value).strip()
-    if text.lstrip("-").isdigit():
+    if text.isascii() and text.lstrip("-").isdigit():
         return int(text)
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))

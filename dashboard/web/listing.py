@@ -49,7 +49,7 @@ def _positive(params: QueryDict, name: str, default: int, maximum: int) -> int:
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
         raise InvalidRequest(
             f"?{name}= must be a whole number from 1 to {maximum:,}, not {raw[:50]!r}."
         )

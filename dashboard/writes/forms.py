@@ -125,7 +125,8 @@ class ProduceForm(forms.Form):
         raw = (self.cleaned_data.get("partition") or "auto").strip()
         if raw == "auto":
             return None
-        if not raw.isdigit() or int(raw) >= self.partitions:
+        # isascii: '²' is a digit to isdigit() and not a number to int().
+        if not (raw.isascii() and raw.isdigit()) or int(raw) >= self.partitions:
             raise forms.ValidationError(
                 f"Partition {raw[:20]!r} does not exist: "
                 f"choose automatic or 0-{self.partitions - 1}."
@@ -278,7 +279,7 @@ def _partitions(raw: Any) -> tuple[tuple[str, int], ...] | None:
     for item in items:
         if isinstance(item, str):
             topic, sep, number = item.rpartition(":")
-            if not sep or not topic or not number.isdigit():
+            if not sep or not topic or not (number.isascii() and number.isdigit()):
                 raise InvalidRequest(f"{item[:60]!r}: write partitions as topic:number.")
             out.append((topic, int(number)))
         elif isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[1], int):

@@ -141,3 +141,20 @@ def test_reset_request_from_a_form_or_json() -> None:
 def test_bad_reset_requests_say_what_is_wrong(data: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidRequest, match=message):
         reset_request(data)
+
+
+@pytest.mark.parametrize("partition", ["²", "\uff11", "-1", "1.0"])
+def test_a_partition_that_only_looks_like_a_number_is_a_form_error(partition: str) -> None:
+    # "²" and the full-width one (U+FF11) are digits to str.isdigit(); int() refuses "²".
+    form = ProduceForm(
+        {
+            "key": "",
+            "value": "v",
+            "encoding": "text",
+            "partition": partition,
+            "partitioner": "murmur2",
+        },
+        partitions=3,
+    )
+    assert not form.is_valid()
+    assert "partition" in form.errors

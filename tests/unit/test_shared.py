@@ -95,7 +95,8 @@ def test_paging(query: str, page: int, rows: list[int], total: int, pages: int) 
 
 
 @pytest.mark.parametrize(
-    "query", ["page=0", "page=-1", "page=abc", "limit=0", "limit=1001", "limit=1e3", "page=1.5"]
+    "query",
+    ["page=0", "page=-1", "page=abc", "limit=0", "limit=1001", "limit=1e3", "page=1.5", "page=²"],
 )
 def test_bad_page_numbers_are_invalid_requests(query: str) -> None:
     with pytest.raises(InvalidRequest, match="whole number"):
