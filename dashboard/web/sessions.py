@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from django.conf import settings
@@ -13,22 +14,57 @@ from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionS
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-# session key -> (monotonic time read, decoded data). Bounded: cleared when it grows past
-# this (a real site has far fewer sessions active within a few seconds).
-_recent: dict[str, tuple[float, dict[str, Any]]] = {}
-_RECENT_MAX = 10_000
+
+class _Kept:
+    """Reads kept for KAFKAVIEW_SESSION_CACHE seconds, each handed out as a copy.
+
+    Bounded: cleared when it grows past `most` (a real site has far fewer sessions
+    active within a few seconds).
+    """
+
+    def __init__(self, copier: Callable[[Any], Any], most: int = 10_000) -> None:
+        self._reads: dict[Hashable, tuple[float, Any]] = {}
+        self._copier = copier
+        self._most = most
+
+    def get(self, key: Hashable) -> Any | None:
+        hit = self._reads.get(key)
+        if hit is None or time.monotonic() - hit[0] >= settings.KAFKAVIEW_SESSION_CACHE:
+            return None
+        return self._copier(hit[1])
+
+    def put(self, key: Hashable, value: Any, *, read_at: float) -> None:
+        if len(self._reads) >= self._most:
+            self._reads.clear()
+        self._reads[key] = (read_at, self._copier(value))
+
+    def forget(self, key: Hashable | None = None) -> None:
+        if key is None:
+            self._reads.clear()
+        else:
+            self._reads.pop(key, None)
 
 
-# (session key, user id, password hash in the session) -> (monotonic time read, user)
-_users: dict[tuple[str, str, str], tuple[float, Any]] = {}
 # What Django's permission checks cache on a user object: never carried to another request.
 _PER_REQUEST = ("_perm_cache", "_user_perm_cache", "_group_perm_cache")
 
 
+def _user_copy(user: Any) -> Any:
+    fresh = copy.copy(user)
+    for name in _PER_REQUEST:
+        fresh.__dict__.pop(name, None)
+    return fresh
+
+
+# A request may change its session (the change is saved, not shared): deep copies.
+_recent = _Kept(copy.deepcopy)  # session key -> decoded data
+_users = _Kept(_user_copy)  # (session key, user id, password hash in the session) -> user
+
+
 def forget_all() -> None:
     """Drop every kept session and user read (tests; a user changed in this process)."""
-    _recent.clear()
-    _users.clear()
+    _recent.forget()
+    _users.forget()
 
 
 class SessionStore(DatabaseSessionStore):
@@ -41,32 +77,28 @@ class SessionStore(DatabaseSessionStore):
     """
 
     def load(self) -> dict[str, Any]:
-        ttl = settings.KAFKAVIEW_SESSION_CACHE
-        key = self.session_key
-        if ttl > 0 and key:
-            hit = _recent.get(key)
-            if hit is not None and time.monotonic() - hit[0] < ttl:
-                # A copy: the request may change its session; the change is saved, not shared.
-                return copy.deepcopy(hit[1])
+        keep = settings.KAFKAVIEW_SESSION_CACHE > 0
+        if keep and self.session_key:
+            kept: dict[str, Any] | None = _recent.get(self.session_key)
+            if kept is not None:
+                return kept
         read_at = time.monotonic()
         data: dict[str, Any] = super().load()
         # An unknown or expired key is cleared by the read: nothing to keep then.
-        if ttl > 0 and self.session_key:
-            if len(_recent) >= _RECENT_MAX:
-                _recent.clear()
-            _recent[self.session_key] = (read_at, copy.deepcopy(data))
+        if keep and self.session_key:
+            _recent.put(self.session_key, data, read_at=read_at)
         return data
 
     def save(self, must_create: bool = False) -> None:
         super().save(must_create=must_create)
         if self.session_key:
-            _recent.pop(self.session_key, None)
+            _recent.forget(self.session_key)
 
     def delete(self, session_key: str | None = None) -> None:
         key = session_key or self.session_key
         super().delete(session_key)
         if key:
-            _recent.pop(key, None)
+            _recent.forget(key)
 
 
 def user_kept(request: HttpRequest) -> Any:
@@ -75,29 +107,21 @@ def user_kept(request: HttpRequest) -> Any:
     Keyed by the session and the password hash it holds, so a new login or a changed
     password reads the database again; a user saved through this process drops them all.
     """
-    ttl = settings.KAFKAVIEW_SESSION_CACHE
     session = request.session
     key = (
         session.session_key or "",
         str(session.get(auth.SESSION_KEY, "")),
         str(session.get(auth.HASH_SESSION_KEY, "")),
     )
-    if ttl > 0 and all(key):
-        hit = _users.get(key)
-        if hit is not None and time.monotonic() - hit[0] < ttl:
-            user = copy.copy(hit[1])
-            for name in _PER_REQUEST:
-                user.__dict__.pop(name, None)
-            return user
+    keep = settings.KAFKAVIEW_SESSION_CACHE > 0 and all(key)
+    if keep:
+        kept = _users.get(key)
+        if kept is not None:
+            return kept
     read_at = time.monotonic()
     user = auth.get_user(request)
-    if ttl > 0 and all(key) and user.is_authenticated:
-        if len(_users) >= _RECENT_MAX:
-            _users.clear()
-        kept = copy.copy(user)
-        for name in _PER_REQUEST:
-            kept.__dict__.pop(name, None)
-        _users[key] = (read_at, kept)
+    if keep and user.is_authenticated:
+        _users.put(key, user, read_at=read_at)
     return user
 
 
@@ -119,4 +143,4 @@ def _request_user(request: HttpRequest) -> Any:
 
 def user_saved(**kwargs: Any) -> None:
     """A user saved or deleted through this process: read users from the database again."""
-    _users.clear()
+    _users.forget()
