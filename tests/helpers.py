@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -24,3 +25,19 @@ def clusters_for(bootstrap: str, **others: ClusterConfig) -> Clusters:
     """A cluster registry whose `local` points at bootstrap, plus any others."""
     local = ClusterConfig(name="local", bootstrap_servers=bootstrap)
     return Clusters(by_name={"local": local, **others}, default="local", source="environment")
+
+
+class SteppedClock:
+    """A clock that moves only when the test says so (ms precision, like stored rounds)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        now = start or datetime.now(UTC)
+        self.now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        """Move the clock forward and return the new time."""
+        self.now += timedelta(milliseconds=round(seconds * 1000))
+        return self.now

@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 
@@ -79,8 +80,12 @@ class Sampler:
         raw: timedelta | None = None,
         tier_list: list[Tier] | None = None,
         watcher: CommitWatcher | None = None,
+        clock: Callable[[], datetime] = store.ms_now,
     ) -> None:
         self.cluster = cluster
+        # Round times, prune cut-offs and reload windows all come from this clock, so a
+        # test can step time itself instead of sleeping and hoping the machine keeps up.
+        self.clock = clock
         self.interval = interval if interval is not None else sample_interval()
         self.window = window if window is not None else status_window()
         self.keep = keep if keep is not None else retention()
@@ -97,7 +102,7 @@ class Sampler:
         # (offset, first time seen): a changed committed offset proves a commit in between.
         self._offset_seen: dict[GroupKey, tuple[int, float | None]] = {}
         self._points: dict[Key, deque[tuple[float, int]]] = {}
-        self._pruned_at = 0.0
+        self._pruned_at: datetime | None = None
         self._was_ok: bool | None = None
         # Partitions whose stored points may reach further back than memory does.
         self._older_in_db: set[Key] = set()
@@ -110,7 +115,7 @@ class Sampler:
         # Verdicts need the last commit times: read the existing commits first (bounded).
         self.watcher.wait_for(lambda: self.watcher.caught_up, timeout=15.0)
         self.writer.start()
-        since = datetime.now(UTC) - timedelta(seconds=self.interval * self.window * 2)
+        since = self.clock() - timedelta(seconds=self.interval * self.window * 2)
         for group, rnd in store.groups_rounds(cluster=self.cluster, since=since):
             for p in rnd.partitions:
                 key = (group, p.topic, p.partition)
@@ -124,7 +129,7 @@ class Sampler:
                     )
 
         # The end-offset history of the last hour, so lag seconds survive a restart.
-        since = datetime.now(UTC) - timedelta(seconds=self.interval * POINTS_IN_MEMORY)
+        since = self.clock() - timedelta(seconds=self.interval * POINTS_IN_MEMORY)
         for topic, ends in sorted(
             store.ends_since(cluster=self.cluster, since=since), key=lambda te: te[1].at
         ):
@@ -160,7 +165,7 @@ class Sampler:
         failed round and the sampler goes on. Only KeyboardInterrupt ends it.
         """
         started = time.monotonic()
-        at = store.ms_now()
+        at = self.clock()
         try:
             return self._round(at=at, started=started)
         except KafkaViewError as exc:
@@ -213,7 +218,7 @@ class Sampler:
                 groups=len(sample.groups),
                 partitions=len(sample.ends),
             )
-        if time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
+        if self._pruned_at is None or (at - self._pruned_at).total_seconds() > PRUNE_EVERY_SECONDS:
             self.prune(now=at)
         return result
 
@@ -361,8 +366,8 @@ class Sampler:
 
     def prune(self, *, now: datetime | None = None) -> int:
         """Fold raw history into the tiers, delete what is past its keep; returns rows touched."""
-        self._pruned_at = time.monotonic()
-        now = now or datetime.now(UTC)
+        now = now or self.clock()
+        self._pruned_at = now
         with transaction.atomic():
             touched = store.fold(cluster=self.cluster, now=now, raw=self.raw, tiers=self.tiers)
             touched += store.prune(cluster=self.cluster, now=now, keep=self.keep, tiers=self.tiers)

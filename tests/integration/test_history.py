@@ -24,7 +24,7 @@ from dashboard.lag.history import group_history, topic_history
 from dashboard.lag.models import GroupEvent, HistoryChunk, SampleRound
 from dashboard.lag.sampler import Sampler
 from devtools.broker import LocalBroker, free_port
-from tests.helpers import CACHE_DIR, clusters_for, unique
+from tests.helpers import CACHE_DIR, SteppedClock, clusters_for, unique
 
 pytestmark = pytest.mark.django_db
 
@@ -380,14 +380,20 @@ def test_the_sampler_keeps_raw_history_for_its_window_then_folds_it(
     committer = Committer(kafka_broker.bootstrap_servers, group)
     committer.commit(topic, 1)
     committer.close()
-    sampler = Sampler(cluster="local", interval=INTERVAL, window=WINDOW, raw=timedelta(0))
+    # The rounds' times come from a stepped clock: however long a round takes on a busy
+    # machine, the raw window is measured in the sampler's time, not the machine's.
+    clock = SteppedClock()
+    sampler = Sampler(
+        cluster="local", interval=INTERVAL, window=WINDOW, raw=timedelta(0), clock=clock
+    )
     for _ in range(3):
         sampler.round()
+        clock.advance(INTERVAL)
     # raw=0 is raised to two status windows (what a restart reloads): nothing folds yet.
     sampler.prune()
-    since = datetime.now(UTC) - timedelta(minutes=5)
+    since = clock() - timedelta(minutes=5)
     assert len(store.group_history_rounds(cluster="local", group=group, since=since)) == 3
-    time.sleep(2 * INTERVAL * WINDOW + 0.1)
+    clock.advance(2 * INTERVAL * WINDOW + 0.1)
     sampler.prune()
     assert store.group_history_rounds(cluster="local", group=group, since=since, tier=0) == []
     folded = store.group_history_rounds(cluster="local", group=group, since=since, tier=1)
