@@ -87,6 +87,12 @@ try:
     # Memory all the tails of one web process may hold for slow readers, in MiB; past it
     # tails stop fetching until their readers catch up (nothing is dropped).
     KAFKAVIEW_TAIL_MEMORY_MB = env_int(ENV, "KAFKAVIEW_TAIL_MEMORY_MB", 16, minimum=1)
+    # Tails and searches one user may have open in one web process, and all users together.
+    KAFKAVIEW_TAILS_PER_USER = env_int(ENV, "KAFKAVIEW_TAILS_PER_USER", 10, minimum=1)
+    KAFKAVIEW_TAILS_PER_PROCESS = env_int(ENV, "KAFKAVIEW_TAILS_PER_PROCESS", 200, minimum=1)
+    # Seconds between a tail socket's re-reads of its session, user and scope (a logout,
+    # a deactivation or a changed rule closes it); every start re-reads them too.
+    KAFKAVIEW_SOCKET_RECHECK = env_float(ENV, "KAFKAVIEW_SOCKET_RECHECK", 60.0, above=0)
     # A bearer token Prometheus may use for /metrics; without it, /metrics needs a login.
     KAFKAVIEW_METRICS_TOKEN = env_str(ENV, "KAFKAVIEW_METRICS_TOKEN", "")
 except EnvError as exc:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dashboard.kafka.linear import LinearPattern, PatternError, linear_compile
 from dashboard.kafka.masking import Masker
 
 ACTIONS = ("view", "tail", "produce", "reset")
@@ -49,8 +50,8 @@ class Rule:
 
     groups: frozenset[str]
     clusters: frozenset[str]  # "*" for every cluster
-    topics: tuple[re.Pattern[str], ...]
-    consumer_groups: tuple[re.Pattern[str], ...]
+    topics: tuple[LinearPattern, ...]
+    consumer_groups: tuple[LinearPattern, ...]
     actions: frozenset[str]
 
     def covers_cluster(self, cluster: str) -> bool:
@@ -62,9 +63,9 @@ class Rule:
 class Mask:
     """Parts of values on some topics to hide from everyone but superusers."""
 
-    topics: tuple[re.Pattern[str], ...]
+    topics: tuple[LinearPattern, ...]
     json_fields: tuple[str, ...]
-    patterns: tuple[re.Pattern[str], ...]
+    patterns: tuple[LinearPattern, ...]
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ class AccessRules:
         )
 
 
-def _full(patterns: Sequence[re.Pattern[str]], name: str) -> bool:
+def _full(patterns: Sequence[LinearPattern], name: str) -> bool:
     return any(p.fullmatch(name) for p in patterns)
 
 
@@ -139,14 +140,12 @@ class _Reader:
             raise self.fail(f"{where}.{key}", "must not be empty")
         return value
 
-    def patterns(
-        self, table: Mapping[str, Any], key: str, where: str
-    ) -> tuple[re.Pattern[str], ...]:
+    def patterns(self, table: Mapping[str, Any], key: str, where: str) -> tuple[LinearPattern, ...]:
         out = []
         for i, text in enumerate(self.strings(table, key, where, required=False)):
             try:
-                out.append(re.compile(text))
-            except re.error as exc:
+                out.append(linear_compile(text))
+            except PatternError as exc:
                 raise self.fail(
                     f"{where}.{key}[{i}]", f"not a valid regular expression: {exc}"
                 ) from None

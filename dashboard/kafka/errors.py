@@ -67,3 +67,7 @@ class RegistryNotFound(KafkaViewError):
 
 class RegistryUnavailable(KafkaViewError):
     """The cluster's Schema Registry did not answer (or answered an error)."""
+
+
+class TooManyTails(KafkaViewError):
+    """A user or a web process has as many tails open as allowed (429)."""

@@ -20,6 +20,11 @@ def timestamp_type_name(kind: int) -> str:
     return TIMESTAMP_TYPES.get(kind, "none")
 
 
+def printable_text(text: str) -> bool:
+    """Whether decoded text is shown as text (not hex): no control characters but whitespace."""
+    return _printable(text)
+
+
 def _printable(text: str) -> bool:
     # Control characters other than whitespace mean "this is binary that happens to decode".
     # isprintable() is the fast path; it only rejects whitespace controls, so check those.
@@ -42,16 +47,7 @@ def render_dict(data: bytes | None, *, cap: int = DEFAULT_CAP) -> dict[str, obje
     if text is not None and _printable(text):
         first = text.lstrip()[:1]
         if first in {"{", "["} and size <= 1024 * 1024:
-            try:
-                # orjson: the same indented text as json.dumps(indent=2) at a fraction of the
-                # cost (decoded Schema Registry records all come this way); the standard
-                # library for what orjson refuses (integers past 64 bits, NaN).
-                pretty = orjson.dumps(orjson.loads(data), option=orjson.OPT_INDENT_2).decode()
-            except (orjson.JSONDecodeError, orjson.JSONEncodeError, TypeError):
-                try:
-                    pretty = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-                except ValueError:
-                    pretty = None
+            pretty = pretty_json(data)
             if pretty is not None:
                 return {
                     "kind": "json",
@@ -62,6 +58,22 @@ def render_dict(data: bytes | None, *, cap: int = DEFAULT_CAP) -> dict[str, obje
         return {"kind": "text", "text": text[:cap], "size": size, "truncated": len(text) > cap}
     shown = data[: cap // 3]  # "ab " per byte
     return {"kind": "hex", "text": shown.hex(" "), "size": size, "truncated": size > len(shown)}
+
+
+def pretty_json(data: bytes) -> str | None:
+    """Indented JSON text of a JSON document, None when it is not one (or too deep to walk)."""
+    try:
+        # orjson: the same indented text as json.dumps(indent=2) at a fraction of the
+        # cost (decoded Schema Registry records all come this way); the standard
+        # library for what orjson refuses (integers past 64 bits, NaN, nesting past 1024).
+        return orjson.dumps(orjson.loads(data), option=orjson.OPT_INDENT_2).decode()
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError, TypeError):
+        pass
+    try:
+        return json.dumps(json.loads(data), indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        # A record nested 50,000 deep: shown as (capped) text, never a dead tail.
+        return None
 
 
 def searchable(data: bytes | None) -> str:

@@ -16,6 +16,7 @@ import contextlib
 import functools
 import io
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +34,10 @@ from dashboard.kafka.shared import shared_read
 LOOKUP_TIMEOUT = 3.0
 # A failed lookup is not repeated for this long (seconds).
 RETRY_AFTER = 5.0
+# Schema ids a decoder keeps parsed, and failed ids it remembers (both bounded: a hostile
+# producer can frame records with any id it likes).
+MAX_WRITERS = 4096
+MAX_FAILED = 1024
 MAGIC = 0
 
 
@@ -119,29 +124,79 @@ def _zigzag(data: bytes, pos: int) -> tuple[int, int]:
     return (raw >> 1) ^ -(raw & 1), pos
 
 
+# protoc may take this long on one schema (and its imports) before the record is shown
+# undecoded: a schema is hostile input, and protoc runs in a child process we can kill.
+PROTOC_TIMEOUT = 10.0
+# Imports one schema may pull in, all levels together.
+MAX_REFERENCES = 200
+# A reference name is an import path as the importing .proto file spells it: plain
+# segments of letters, digits, `_`, `-` and `.`, separated by single slashes.
+_IMPORT_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+_IMPORT_MAX = 255
+
+
+def proto_import_check(name: str) -> str:
+    """The name when it is a safe relative import path; SchemaProblem otherwise.
+
+    A reference name comes from the registry (anyone who may register a schema writes it).
+    It is never used as a path: it only names a file inside protoc's virtual tree. It is
+    refused before that when it could mean anything but a plain relative path.
+    """
+    shown = repr(name[:80])
+    if not name or len(name) > _IMPORT_MAX:
+        raise SchemaProblem(f"the Protobuf reference name {shown} is empty or too long")
+    segments = name.split("/")
+    if any(not _IMPORT_SEGMENT.fullmatch(s) or s in {".", ".."} for s in segments) or (
+        not name.endswith(".proto")
+    ):
+        raise SchemaProblem(
+            f"the Protobuf reference name {shown} is not a relative .proto path "
+            "(letters, digits, _ - . and single slashes; no '..', no absolute path)"
+        )
+    return name
+
+
 def proto_files(root: str, texts: dict[str, str]) -> Any:
-    """A FileDescriptorSet of .proto texts (by file name), imports included, built by protoc."""
+    """A FileDescriptorSet of .proto texts (by import name), imports included, built by protoc.
+
+    Each text is written to a generated file name (f0.proto, f1.proto, ...) in a private
+    temporary folder, and protoc maps each import name to its file (`-Iname=file`), so
+    no name from the registry ever becomes a path. protoc runs in a child process with
+    a time limit, its working folder the temporary one.
+    """
     import os
+    import subprocess
+    import sys
     import tempfile
 
     import grpc_tools
     from google.protobuf import descriptor_pb2
-    from grpc_tools import protoc
 
+    for name in texts:
+        proto_import_check(name)
     includes = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
     with tempfile.TemporaryDirectory(prefix="kafkaview-proto-") as folder:
-        for name, text in texts.items():
-            path = os.path.join(folder, name)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w", encoding="utf-8") as out:
+        mapping = []
+        for i, (name, text) in enumerate(sorted(texts.items())):
+            path = os.path.join(folder, f"f{i}.proto")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(text)
+            mapping.append(f"-I{name}={path}")
         target = os.path.join(folder, "out.pb")
-        # protoc prints its errors on stderr; the exit code says whether it worked.
-        code = protoc.main(
-            ["protoc", f"-I{folder}", f"-I{includes}", "--include_imports",
-             f"--descriptor_set_out={target}", os.path.join(folder, root)]
-        )  # fmt: skip
-        if code != 0 or not os.path.exists(target):
+        args = [sys.executable, "-m", "grpc_tools.protoc", *mapping, f"-I{includes}",
+                "--include_imports", f"--descriptor_set_out={target}", root]  # fmt: skip
+        try:
+            # protoc prints its errors on stderr; the exit code says whether it worked.
+            done = subprocess.run(
+                args, cwd=folder, capture_output=True, timeout=PROTOC_TIMEOUT, check=False,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise SchemaProblem(
+                f"protoc took longer than {PROTOC_TIMEOUT:g} s on the Protobuf schema {root}"
+            ) from None
+        if done.returncode != 0 or not os.path.exists(target):
             raise SchemaProblem(f"protoc could not read the Protobuf schema {root}")
         files = descriptor_pb2.FileDescriptorSet()
         with open(target, "rb") as data:
@@ -163,13 +218,23 @@ def _serialized(text: str) -> Any:
     return proto if proto.name or proto.message_type else None
 
 
+# The well-known types protobuf ships compiled (google/protobuf/<name>.proto).
+_WELL_KNOWN = frozenset(
+    {"any", "api", "descriptor", "duration", "empty", "field_mask", "source_context",
+     "struct", "timestamp", "type", "wrappers"}
+)  # fmt: skip
+
+
 def _well_known(name: str) -> Any:
-    """google/protobuf/x.proto from the protobuf package itself."""
+    """google/protobuf/x.proto from the protobuf package itself (only the known ones)."""
     import importlib
 
     from google.protobuf import descriptor_pb2
 
-    module = importlib.import_module("google.protobuf." + name.rsplit("/", 1)[-1][:-6] + "_pb2")
+    short = name.removeprefix("google/protobuf/").removesuffix(".proto")
+    if f"google/protobuf/{short}.proto" != name or short not in _WELL_KNOWN:
+        raise SchemaProblem(f"the Protobuf schema imports {name[:80]!r}, which is missing")
+    module = importlib.import_module(f"google.protobuf.{short}_pb2")
     proto = descriptor_pb2.FileDescriptorProto()
     module.DESCRIPTOR.CopyToProto(proto)
     return proto
@@ -203,7 +268,7 @@ def proto_pool(root: str, texts: dict[str, str]) -> tuple[Any, str]:
         proto = protos.get(name)
         if proto is None:
             if not name.startswith("google/protobuf/"):
-                raise SchemaProblem(f"the Protobuf schema imports {name}, which is missing")
+                raise SchemaProblem(f"the Protobuf schema imports {name[:80]!r}, which is missing")
             proto = protos[name] = _well_known(name)
         for dependency in proto.dependency:
             add(dependency)
@@ -268,25 +333,65 @@ class SchemaDecoder:
         self.client = SchemaRegistryClient(registry.client_config(timeout=LOOKUP_TIMEOUT))
         self._writers: dict[int, _Writer] = {}
         self._failed: dict[int, tuple[float, str]] = {}
+        self._flights: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
 
     def writer(self, sid: int, *, topic: str, field: str) -> _Writer:
-        """The parsed writer schema of an id (cached); SchemaProblem when it cannot be had."""
-        found = self._writers.get(sid)
-        if found is not None:
-            return found
-        with self._lock:
-            failed = self._failed.get(sid)
-            if failed is not None and time.monotonic() < failed[0]:
-                raise SchemaProblem(failed[1])
+        """The parsed writer schema of an id (cached); SchemaProblem when it cannot be had.
+
+        Lookups are single-flight per id and run outside the lock: one slow registry
+        answer (or protoc run) for one id never holds up records of other ids.
+        """
+        while True:
+            found = self._writers.get(sid)
+            if found is not None:
+                return found
+            with self._lock:
+                failed = self._failed.get(sid)
+                if failed is not None and time.monotonic() < failed[0]:
+                    raise SchemaProblem(failed[1])
+                flight = self._flights.get(sid)
+                mine = flight is None
+                if flight is None:
+                    flight = self._flights[sid] = threading.Event()
+            if not mine:
+                # Another thread is fetching this id: wait for its answer, then read it.
+                flight.wait(LOOKUP_TIMEOUT * 4 + PROTOC_TIMEOUT)
+                with self._lock:
+                    if sid not in self._writers and sid not in self._failed:
+                        raise SchemaProblem(f"the lookup of schema id {sid} did not finish")
+                continue
             try:
                 found = self._fetch(sid, topic=topic, field=field)
             except SchemaProblem as exc:
-                self._failed[sid] = (time.monotonic() + RETRY_AFTER, str(exc))
+                with self._lock:
+                    self._remember_failure(sid, str(exc))
                 raise
-            self._failed.pop(sid, None)
-            self._writers[sid] = found
-            return found
+            except Exception as exc:  # a bug or a library's surprise: this record's problem
+                with self._lock:
+                    self._remember_failure(sid, f"schema id {sid} could not be read: {exc!r}")
+                raise SchemaProblem(f"schema id {sid} could not be read: {exc!r}") from None
+            else:
+                with self._lock:
+                    self._failed.pop(sid, None)
+                    if len(self._writers) >= MAX_WRITERS:
+                        self._writers.pop(next(iter(self._writers)))
+                    self._writers[sid] = found
+                return found
+            finally:
+                with self._lock:
+                    self._flights.pop(sid, None)
+                flight.set()
+
+    def _remember_failure(self, sid: int, reason: str) -> None:
+        """Keep a failed id for RETRY_AFTER; bounded, so random ids cannot grow it."""
+        now = time.monotonic()
+        if len(self._failed) >= MAX_FAILED:
+            for old in [k for k, (until, _) in self._failed.items() if until <= now]:
+                del self._failed[old]
+            while len(self._failed) >= MAX_FAILED:
+                self._failed.pop(next(iter(self._failed)))
+        self._failed[sid] = (now + RETRY_AFTER, reason)
 
     def _fetch(self, sid: int, *, topic: str, field: str) -> _Writer:
         from confluent_kafka.schema_registry.error import SchemaRegistryError
@@ -327,8 +432,11 @@ class SchemaDecoder:
     def _references(self, refs: list[Any], texts: dict[str, str]) -> None:
         """The imported .proto files, by the name the importing file uses (recursively)."""
         for ref in refs:
+            proto_import_check(str(ref.name))
             if ref.name in texts:
                 continue
+            if len(texts) > MAX_REFERENCES:
+                raise SchemaProblem(f"the Protobuf schema has more than {MAX_REFERENCES} imports")
             try:
                 found = self.client.get_version(str(ref.subject), int(ref.version or 1))
             except Exception as exc:

@@ -186,6 +186,33 @@ def record_dict(msg: Any, *, cap: int = DEFAULT_CAP) -> dict[str, Any]:
     }
 
 
+def record_failed(msg: Any, exc: BaseException) -> dict[str, Any]:
+    """The placeholder of a record that could not be shown: where it is and why, no content."""
+    try:
+        kind, ts = msg.timestamp()
+    except Exception:
+        kind, ts = 0, None
+    reason = f"this record could not be shown: {type(exc).__name__}"
+    empty = {"kind": "error", "text": reason, "size": 0, "truncated": False}
+    return {
+        "partition": msg.partition(),
+        "offset": msg.offset(),
+        "timestamp": ts if kind != 0 else None,
+        "timestamp_type": timestamp_type_name(kind),
+        "key": {**empty, "text": ""},
+        "value": empty,
+        "headers": [],
+        "error": reason,
+    }
+
+
+def schema_masked(schema: dict[str, object]) -> dict[str, object]:
+    """A record's schema note on a masked topic: a decoder's error may quote the bytes."""
+    if "error" not in schema:
+        return schema
+    return {"id": schema.get("id"), "error": "the record could not be decoded with its schema"}
+
+
 def record_mark(record: dict[str, Any], masked: dict[str, bool]) -> None:
     """Mark the rendered parts a mask changed, so the page can say so."""
     record["key"]["masked"] = masked["key"]
@@ -533,18 +560,24 @@ class TailSession:
                 last_of[partition] = -1
             consumed += 1
             consumed_next[partition] = offset + 1
-            # Decoded first (masks and filters apply to the decoded JSON), then masked.
-            decoded = msg if decoder is None else DecodedMessage(msg, decoder)
-            seen = decoded if masker is None else MaskedMessage(decoded, masker)
-            if match is not None and not match(seen):
-                continue  # scanned, not shown: the reader is past it all the same
-            record = record_dict(seen)
-            if isinstance(seen, MaskedMessage):
-                record_mark(record, seen.masked)
-            if isinstance(decoded, DecodedMessage):
-                for part, schema in decoded.schemas.items():
-                    record[part]["schema"] = schema
-            encoded = Encoded(partition, offset, record["timestamp"], record_json(record))
+            try:
+                # Decoded first (masks and filters apply to the decoded JSON), then masked.
+                decoded = msg if decoder is None else DecodedMessage(msg, decoder)
+                seen = decoded if masker is None else MaskedMessage(decoded, masker)
+                if match is not None and not match(seen):
+                    continue  # scanned, not shown: the reader is past it all the same
+                record = record_dict(seen)
+                if isinstance(seen, MaskedMessage):
+                    record_mark(record, seen.masked)
+                if isinstance(decoded, DecodedMessage):
+                    for part, schema in decoded.schemas.items():
+                        record[part]["schema"] = schema if masker is None else schema_masked(schema)
+                encoded = Encoded(partition, offset, record["timestamp"], record_json(record))
+            except Exception as exc:
+                # One record that cannot be read, matched or rendered is that record's
+                # placeholder; the tail goes on (a dead poll thread would stop it for good).
+                record = record_failed(msg, exc)
+                encoded = Encoded(partition, offset, record["timestamp"], record_json(record))
             taken.append(encoded)
             weights += encoded.weight
             matched += 1

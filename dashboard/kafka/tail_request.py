@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from dashboard.kafka.errors import InvalidRequest
+from dashboard.kafka.linear import PatternError, linear_compile
 from dashboard.kafka.render import searchable
 from dashboard.kafka.topics import topic_name_check
 
@@ -34,7 +34,9 @@ class TailFilter:
         if not self.text:
             return None
         if self.regex:
-            pattern = re.compile(self.text)
+            # RE2: linear in the text whatever the pattern, so no filter can hold the
+            # poll thread (and with it the web process's GIL) on one record.
+            pattern = linear_compile(self.text)
 
             def found(s: str) -> bool:
                 return pattern.search(s) is not None
@@ -211,7 +213,7 @@ def tail_request(*, topic: str, params: Mapping[str, Any]) -> TailRequest:
     tail_filter = TailFilter(text=text, regex=bool(raw_filter.get("regex")), on=on)
     try:
         tail_filter.matcher()
-    except re.error as exc:
+    except PatternError as exc:
         raise InvalidRequest(f"filter is not a valid regular expression: {exc}.") from None
     limit = None
     if params.get("limit") not in (None, ""):

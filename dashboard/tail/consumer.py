@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Any
 
@@ -12,7 +13,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from dashboard.access.policy import scope_of, topic_check
-from dashboard.kafka.errors import KafkaViewError
+from dashboard.kafka.errors import KafkaViewError, TooManyTails
 from dashboard.kafka.tail import TailBudget, TailSession, batch_frame, tail_plan
 from dashboard.kafka.tail_request import page_size, tail_request
 from dashboard.web.errors import Problem, problem_of
@@ -38,6 +39,69 @@ def tail_budget() -> TailBudget:
 # Close code for an unauthenticated socket (4000-4999 are free for applications).
 CLOSE_UNAUTHENTICATED = 4401
 
+# Running tails of this process, by user id: a cap per user and one for the process, so
+# one user (or a script) cannot open a thousand Kafka consumers in a web process.
+_running: dict[int, int] = {}
+
+
+def tails_running(user_id: int | None = None) -> int:
+    """Tails running in this process: of one user, or of everyone."""
+    return _running.get(user_id, 0) if user_id is not None else sum(_running.values())
+
+
+def _tail_slot_take(user_id: int) -> None:
+    if tails_running(user_id) >= settings.KAFKAVIEW_TAILS_PER_USER:
+        raise TooManyTails(
+            f"You have {settings.KAFKAVIEW_TAILS_PER_USER} tails or searches open in this web "
+            "process, the most allowed (KAFKAVIEW_TAILS_PER_USER): stop one first."
+        )
+    if tails_running() >= settings.KAFKAVIEW_TAILS_PER_PROCESS:
+        raise TooManyTails(
+            f"This web process runs {settings.KAFKAVIEW_TAILS_PER_PROCESS} tails, the most "
+            "allowed (KAFKAVIEW_TAILS_PER_PROCESS): try again when one has stopped."
+        )
+    _running[user_id] = _running.get(user_id, 0) + 1
+
+
+def _tail_slot_free(user_id: int) -> None:
+    left = _running.get(user_id, 0) - 1
+    if left > 0:
+        _running[user_id] = left
+    else:
+        _running.pop(user_id, None)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def session_user(scope: dict[str, Any]) -> Any:
+    """The socket's user as its session says now (AnonymousUser once logged out).
+
+    The socket's scope holds the user read at connect; a logout, a password change or
+    a deactivation since then is only seen by reading the session and the user again.
+    """
+    from importlib import import_module
+
+    from django.contrib.auth import get_user
+    from django.contrib.auth.models import AnonymousUser
+
+    if "session" not in scope:
+        # No session middleware in front (a test's bare consumer): nothing to read again.
+        return scope.get("user") or AnonymousUser()
+    session = scope["session"]
+    key = getattr(session, "session_key", None)
+    if not key:
+        return AnonymousUser()
+    engine = import_module(settings.SESSION_ENGINE)
+
+    class _Request:  # what get_user reads: the session, nothing else
+        pass
+
+    request = _Request()
+    request.session = engine.SessionStore(session_key=key)  # type: ignore[attr-defined]
+    return get_user(request)  # type: ignore[arg-type]
+
 
 class LoginRequiredJsonConsumer(AsyncJsonWebsocketConsumer):
     """A JSON websocket that refuses anyone not logged in."""
@@ -52,6 +116,13 @@ class LoginRequiredJsonConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_open(self) -> None:
         """Called once the socket is accepted for a logged-in user."""
+
+    async def decode_json(self, text_data: str) -> Any:
+        # Infinity and NaN are not JSON (json.loads takes them; int() of them raises).
+        try:
+            return json.loads(text_data, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError):
+            return None
 
     async def send_problem(self, problem: Problem) -> None:
         """An error frame, in the same shape as the JSON answers' errors."""
@@ -84,16 +155,9 @@ class TailConsumer(LoginRequiredJsonConsumer):
         self.topic = self.scope["url_route"]["kwargs"]["topic"]
         self.session: TailSession | None = None
         self.read_record: Any = None
-        self.access = await database_sync_to_async(scope_of)(self.scope["user"])
-        try:
-            topic_check(self.access, self.cluster, self.topic, "tail")
-        except KafkaViewError as exc:
-            # Hidden: as if it did not exist (404); visible but not for tailing: 403.
-            problem = problem_of(exc)
-            await self.send_problem(problem)
-            await self.close(code=4000 + problem.status)
-            return
         self.sender: asyncio.Task[None] | None = None
+        self.slot_user: int | None = None  # whose tail slot this socket holds
+        self.closed = False
         self.seq = 0
         self.acked = 0
         # Bytes of each frame sent and not yet acknowledged: they wait in Twisted's
@@ -102,6 +166,9 @@ class TailConsumer(LoginRequiredJsonConsumer):
         # Set when records wait, a search ends or an ack opens the window: the send loop
         # sleeps on it rather than waking every few milliseconds to look.
         self.wake = asyncio.Event()
+        if not await self.recheck():
+            return
+        self.rechecker = asyncio.create_task(self.recheck_loop())
         await self.send_json({"type": "hello", "cluster": self.cluster, "topic": self.topic})
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
@@ -140,14 +207,61 @@ class TailConsumer(LoginRequiredJsonConsumer):
         else:
             await self.send_error(f"Unknown message type {str(kind)[:40]!r}.")
 
-    async def decode_json(self, text_data: str) -> Any:
+    async def recheck(self) -> bool:
+        """Read the session, the user and their scope again; close the socket if they went.
+
+        A logged-out or deactivated user's socket closes with 4401; one whose rules no
+        longer let them see (4404) or tail (4403) the topic closes with that code.
+        """
+        user = await database_sync_to_async(session_user)(self.scope)
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            await self.stop_tail()
+            await self.send_problem(
+                Problem(401, "not_authenticated", "Your session has ended: log in again.")
+            )
+            await self.close_once(CLOSE_UNAUTHENTICATED)
+            return False
+        self.scope["user"] = user
+        self.access = await database_sync_to_async(scope_of)(user)
         try:
-            return await super().decode_json(text_data)
-        except ValueError:
-            return None
+            topic_check(self.access, self.cluster, self.topic, "tail")
+        except KafkaViewError as exc:
+            # Hidden: as if it did not exist (404); visible but not for tailing: 403.
+            await self.stop_tail()
+            problem = problem_of(exc)
+            await self.send_problem(problem)
+            await self.close_once(4000 + problem.status)
+            return False
+        return True
+
+    async def recheck_loop(self) -> None:
+        """Re-check the session and scope every RECHECK_SECONDS while the socket is open."""
+        with contextlib.suppress(asyncio.CancelledError):
+            while not self.closed:
+                await asyncio.sleep(settings.KAFKAVIEW_SOCKET_RECHECK)
+                try:
+                    if not await self.recheck():
+                        return
+                except Exception:
+                    log.exception("re-checking the session of a tail socket failed")
+
+    async def close_once(self, code: int) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.close(code=code)
 
     async def start_tail(self, params: dict[str, Any]) -> None:
         await self.stop_tail()
+        if not await self.recheck():  # scope as it is now, not as it was at connect
+            return
+        user = self.scope["user"]
+        user_id = int(user.pk) if user.pk is not None else id(user)
+        try:
+            _tail_slot_take(user_id)
+        except KafkaViewError as exc:
+            await self.send_problem(problem_of(exc))
+            return
+        self.slot_user = user_id
         try:
             request = tail_request(topic=self.topic, params=params)
             starts = await asyncio.to_thread(tail_plan, cluster=self.cluster, request=request)
@@ -167,8 +281,12 @@ class TailConsumer(LoginRequiredJsonConsumer):
             )
             await asyncio.to_thread(session.start)
         except KafkaViewError as exc:
+            self.slot_free()
             await self.send_problem(problem_of(exc))
             return
+        except BaseException:
+            self.slot_free()
+            raise
         self.session = session
         try:
             self.read_record = await database_sync_to_async(read_start)(
@@ -324,7 +442,13 @@ class TailConsumer(LoginRequiredJsonConsumer):
             }
         )
 
+    def slot_free(self) -> None:
+        if self.slot_user is not None:
+            _tail_slot_free(self.slot_user)
+            self.slot_user = None
+
     async def stop_tail(self) -> None:
+        self.slot_free()
         if self.sender is not None:
             self.sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -342,5 +466,9 @@ class TailConsumer(LoginRequiredJsonConsumer):
                     log.exception("could not complete the read record %s", record.pk)
 
     async def disconnect(self, code: int) -> None:
+        self.closed = True
+        rechecker = getattr(self, "rechecker", None)
+        if rechecker is not None:
+            rechecker.cancel()
         if hasattr(self, "session"):
             await self.stop_tail()

@@ -25,6 +25,7 @@ from dashboard.kafka.errors import (
     KafkaViewError,
     RegistryNotFound,
     RegistryUnavailable,
+    TooManyTails,
     TopicNotFound,
 )
 
@@ -38,6 +39,7 @@ ERROR_STATUS: list[tuple[type[KafkaViewError], int, str]] = [
     (RegistryUnavailable, 503, "registry_unavailable"),
     (GroupNotEmpty, 409, "group_not_empty"),
     (InvalidRequest, 400, "invalid_request"),
+    (TooManyTails, 429, "too_many_tails"),
 ]
 
 

@@ -149,7 +149,11 @@ def test_masks_hide_json_fields_and_numbers_in_any_text() -> None:
     }
     assert masker.data(b"card 4111111111111111") == (b"card ***", True)
     assert masker.data(b"nothing to hide") == (b"nothing to hide", False)
-    assert masker.data(b"\xff\xfe4111111111111111") == (b"\xff\xfe4111111111111111", False)
+    # Bytes a mask cannot read are hidden whole (fail closed), never passed through as hex.
+    assert masker.data(b"\xff\xfe4111111111111111") == (
+        b"*** hidden: not UTF-8 text (18 bytes), so a mask cannot read it",
+        True,
+    )
     assert masker.data(None) == (None, False)
     assert masker.data(b"[1, 2]") == (b"[1, 2]", False)
 
