@@ -71,6 +71,12 @@ class Scope:
             return None
         return lambda topic: self.sees_topic(cluster, topic)
 
+    def group_filter(self, cluster: str) -> Callable[[str], bool] | None:
+        """A predicate of visible consumer groups, or None when every group is visible."""
+        if not self.limited:
+            return None
+        return lambda group: self.sees_group(cluster, group)
+
     def may(
         self, action: str, *, cluster: str, topic: str | None = None, group: str | None = None
     ) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -16,7 +18,13 @@ from dashboard.browse.selectors import (
     topics_view,
 )
 from dashboard.kafka.errors import RegistryNotFound
-from dashboard.kafka.schemas import SubjectView, subject_view, subjects_list, topic_subjects
+from dashboard.kafka.schemas import (
+    SubjectView,
+    subject_topic,
+    subject_view,
+    subjects_list,
+    topic_subjects,
+)
 from dashboard.kafka.topics import topic_index
 from dashboard.lag.history import RANGES, group_events, range_minutes
 from dashboard.web.jsonutil import to_json
@@ -149,7 +157,9 @@ def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
                 "group": view.group,
                 "rows": view.rows,
                 "status": view.status,
-                "events": group_events(cluster=cluster, group=group),
+                "events": group_events(
+                    cluster=cluster, group=group, visible_topic=scope.topic_filter(cluster)
+                ),
                 "sampler": view.sampler,
                 "cluster": cluster,
                 "can_reset": scope.may("reset", cluster=cluster, group=group),
@@ -163,7 +173,9 @@ def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
             "rows": view.rows,
             "status": view.status,
             "oldest": view.oldest,
-            "events": group_events(cluster=cluster, group=group),
+            "events": group_events(
+                cluster=cluster, group=group, visible_topic=scope.topic_filter(cluster)
+            ),
             "sampler": view.sampler,
             "ranges": RANGES,
             "range": range_minutes(request.GET.get("range"))[0],
@@ -187,40 +199,46 @@ def api_group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
     )
 
 
-def _topics(request: HttpRequest, cluster: str) -> tuple[set[str], set[str]]:
-    """Every topic name, and those the user may view."""
+def _topics(request: HttpRequest, cluster: str) -> tuple[set[str], Callable[[str | None], bool]]:
+    """Every topic name, and whether the user may see a subject that belongs to a topic.
+
+    A scoped user sees a subject only when it belongs to a topic they may view (by any
+    topic-bound naming strategy); a subject of no topic cannot be checked, so it is hidden.
+    """
     scope = scope_of(request.user)
     cluster_check(scope, cluster)
     names = {t.name for t in topic_index(cluster=cluster, include_internal=True).topics}
-    return names, {t for t in names if scope.sees_topic(cluster, t)}
+    if not scope.limited:
+        return names, lambda topic: True
+    return names, lambda topic: topic is not None and scope.sees_topic(cluster, topic)
 
 
-# A subject named after a topic (<topic>-key / -value) is shown to those who see the topic.
 @require_GET
 def schemas(request: HttpRequest, cluster: str) -> HttpResponse:
-    names, visible = _topics(request, cluster)
-    rows = [r for r in subjects_list(cluster=cluster, topics=names) if r.topic in visible | {None}]
+    names, sees = _topics(request, cluster)
+    rows = [r for r in subjects_list(cluster=cluster, topics=names) if sees(r.topic)]
     return render(request, "dashboard/schemas.html", {"cluster": cluster, "rows": rows})
 
 
 @require_GET
 def api_schemas(request: HttpRequest, cluster: str) -> HttpResponse:
-    names, visible = _topics(request, cluster)
-    rows = [r for r in subjects_list(cluster=cluster, topics=names) if r.topic in visible | {None}]
+    names, sees = _topics(request, cluster)
+    rows = [r for r in subjects_list(cluster=cluster, topics=names) if sees(r.topic)]
     return JsonResponse({"cluster": cluster, "subjects": to_json(rows)})
 
 
 def _subject(request: HttpRequest, cluster: str, subject: str) -> SubjectView:
-    names, visible = _topics(request, cluster)
-    view = subject_view(
+    names, sees = _topics(request, cluster)
+    # Scope before the registry: a hidden subject answers as a missing one, whatever
+    # else the request says (a bad ?version= included).
+    if not sees(subject_topic(subject, names)[0]):
+        raise RegistryNotFound(f"subject {subject[:200]!r} is not in the Schema Registry")
+    return subject_view(
         cluster=cluster,
         subject=subject,
         version=request.GET.get("version", "latest").strip() or "latest",
         topics=names,
     )
-    if view.topic is not None and view.topic not in visible:
-        raise RegistryNotFound(f"subject {subject!r} is not in the Schema Registry")
-    return view
 
 
 @require_GET

@@ -282,25 +282,64 @@ def group_detail(*, cluster: str, group: str) -> Group | ShareGroup:
 
 
 def group_visible(group: Group | ShareGroup, visible_topic: Callable[[str], bool]) -> Any:
-    """The group with the partitions (and assignments) of hidden topics left out."""
+    """The group with every trace of hidden topics left out: partitions, assignments and
+    target assignments, subscriptions (a subscription regex is hidden whole: it may name
+    them), a streams topology's topics, and the totals."""
+
+    def only(topics: Iterable[str]) -> tuple[str, ...]:
+        return tuple(t for t in topics if visible_topic(t))
+
+    def pairs(tps: Iterable[tuple[str, int]] | None) -> Any:
+        return None if tps is None else tuple(tp for tp in tps if visible_topic(tp[0]))
+
     kept = tuple(p for p in group.partitions if visible_topic(p.topic))
-    members = tuple(
-        dataclasses.replace(m, assignment=tuple(a for a in m.assignment if visible_topic(a[0])))
-        for m in group.members
-    )
+    members: list[Any] = []
+    for m in group.members:
+        changes: dict[str, Any] = {"assignment": pairs(m.assignment)}
+        if isinstance(m, Member):
+            changes["target_assignment"] = pairs(m.target_assignment)
+        else:  # a share group's member
+            changes["subscribed_topics"] = only(m.subscribed_topics)
+        members.append(dataclasses.replace(m, **changes))
     lags = [p.lag for p in kept if p.lag is not None]
-    changes: dict[str, Any] = {
+    out: dict[str, Any] = {
         "partitions": kept,
-        "members": members,
-        "topics": tuple(t for t in group.topics if visible_topic(t)),
+        "members": tuple(members),
+        "topics": only(group.topics),
         "total_lag": sum(lags),
         "max_lag": max(lags, default=0),
     }
     if isinstance(group, Group):
-        changes["partitions_without_commit"] = sum(
+        out["partitions_without_commit"] = sum(
             1 for p in kept if isinstance(p, PartitionLag) and p.committed_offset is None
         )
-    return dataclasses.replace(group, **changes)
+        if group.consumer_protocol is not None:
+            out["consumer_protocol"] = dataclasses.replace(
+                group.consumer_protocol,
+                members=tuple(
+                    dataclasses.replace(
+                        m,
+                        subscribed_topics=only(m.subscribed_topics),
+                        subscribed_regex="(hidden)" if m.subscribed_regex else None,
+                    )
+                    for m in group.consumer_protocol.members
+                ),
+            )
+        if group.streams is not None:
+            out["streams"] = dataclasses.replace(
+                group.streams,
+                subtopologies=tuple(
+                    dataclasses.replace(
+                        s,
+                        source_topics=only(s.source_topics),
+                        repartition_sink_topics=only(s.repartition_sink_topics),
+                        repartition_source_topics=only(s.repartition_source_topics),
+                        changelog_topics=only(s.changelog_topics),
+                    )
+                    for s in group.streams.subtopologies
+                ),
+            )
+    return dataclasses.replace(group, **out)
 
 
 def topic_groups(*, cluster: str, topic: str) -> tuple[GroupSummary, ...]:

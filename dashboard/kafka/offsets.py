@@ -19,7 +19,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
 from dashboard.kafka.clusters import admin_client, request_timeout, wait
-from dashboard.kafka.errors import GroupNotEmpty, InvalidRequest, TopicNotFound
+from dashboard.kafka.errors import GroupNotEmpty, GroupNotFound, InvalidRequest, TopicNotFound
 from dashboard.kafka.groups import group_detail
 from dashboard.kafka.sharegroups import ShareGroup, share_offsets_alter
 from dashboard.kafka.topics import metadata_topics, offsets_send, watermarks_all
@@ -214,11 +214,24 @@ def reset_plan(
     group: str,
     request: ResetRequest,
     visible_topic: Callable[[str], bool] | None = None,
+    visible_group: Callable[[str], bool] | None = None,
 ) -> ResetPlan:
     """Preview a reset: refused for a group with members; every partition's new offset.
-    With visible_topic, partitions of other topics are neither shown nor moved."""
+
+    With visible_topic, partitions of other topics are neither shown nor moved, and a
+    hidden topic answers exactly as a missing one. With visible_group, a copy's source
+    group must be visible (else GroupNotFound, as if it did not exist): checked here,
+    before anything is read, so no caller can forget it.
+    """
     if request.strategy not in STRATEGIES:
         raise InvalidRequest(f"strategy must be one of {', '.join(STRATEGIES)}.")
+    if request.strategy == "copy":
+        if not request.source_group:
+            raise InvalidRequest("Name the group to copy offsets from.")
+        if visible_group is not None and not visible_group(request.source_group):
+            raise GroupNotFound(cluster=cluster, group=request.source_group)
+    if visible_topic is not None and request.topic and not visible_topic(request.topic):
+        raise TopicNotFound(cluster=cluster, topic=request.topic)
     detail = group_detail(cluster=cluster, group=group)
     if isinstance(detail, ShareGroup) and request.strategy == "copy":
         raise InvalidRequest("A share group's start offsets cannot be copied from another group.")
@@ -241,7 +254,8 @@ def reset_plan(
     if request.partitions:
         keys = set(request.partitions)
         for t, p in keys:
-            if t not in topics or p not in topics[t].partitions:
+            hidden = visible_topic is not None and not visible_topic(t)
+            if hidden or t not in topics or p not in topics[t].partitions:
                 raise InvalidRequest(f"{t}-{p} is not a partition of this cluster.")
     elif request.topic:
         if request.topic not in topics:
@@ -277,9 +291,7 @@ def reset_plan(
         )
         by_time = {k: wait(f, cluster=cluster).offset for k, f in futures.items()}
     source = None
-    if request.strategy == "copy":
-        if not request.source_group:
-            raise InvalidRequest("Name the group to copy offsets from.")
+    if request.strategy == "copy" and request.source_group:
         source = _committed(cluster, request.source_group)
     rows, notes = reset_rows(
         request=request,
@@ -322,9 +334,16 @@ def reset_confirm(
     request: ResetRequest,
     fingerprint: str,
     visible_topic: Callable[[str], bool] | None = None,
+    visible_group: Callable[[str], bool] | None = None,
 ) -> ResetPlan:
     """Plan again; PlanChanged (with the new plan) if it differs from what was previewed."""
-    plan = reset_plan(cluster=cluster, group=group, request=request, visible_topic=visible_topic)
+    plan = reset_plan(
+        cluster=cluster,
+        group=group,
+        request=request,
+        visible_topic=visible_topic,
+        visible_group=visible_group,
+    )
     if plan.fingerprint != fingerprint:
         raise PlanChanged(plan)
     return plan

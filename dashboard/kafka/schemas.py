@@ -703,12 +703,27 @@ def _decoder_required(cluster: str) -> SchemaDecoder:
 
 
 def subject_topic(subject: str, topics: set[str]) -> tuple[str | None, str | None]:
-    """(topic, 'key'|'value') for a subject named by TopicNameStrategy, when the topic exists."""
+    """(topic, field) a subject belongs to under the registry's topic-bound naming strategies.
+
+    TopicNameStrategy names `<topic>-key` / `<topic>-value` (field key or value);
+    TopicRecordNameStrategy `<topic>-<record name>` (field None; the longest topic that
+    prefixes the subject). RecordNameStrategy subjects (a bare record name) belong to no
+    topic: (None, None), and scoped users do not see them (they cannot be checked).
+    """
     for field in ("key", "value"):
         suffix = f"-{field}"
         if subject.endswith(suffix) and subject[: -len(suffix)] in topics:
             return subject[: -len(suffix)], field
-    return None, None
+    best = None
+    for i, ch in enumerate(subject):
+        if ch == "-" and i + 1 < len(subject) and subject[:i] in topics:
+            best = subject[:i]
+    return best, None
+
+
+def subject_allowed(subject: str, *, topic: str) -> bool:
+    """Whether a subject is one of the topic's own (what a scoped user may produce with)."""
+    return subject.startswith(f"{topic}-") and len(subject) > len(topic) + 1
 
 
 def subjects_list(*, cluster: str, topics: set[str]) -> list[SubjectRow]:

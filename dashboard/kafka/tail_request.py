@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,6 +10,7 @@ from typing import Any
 
 from dashboard.kafka.errors import InvalidRequest
 from dashboard.kafka.linear import PatternError, linear_compile
+from dashboard.kafka.numbers import whole_number
 from dashboard.kafka.render import searchable
 from dashboard.kafka.topics import topic_name_check
 
@@ -126,15 +128,7 @@ class TailRequest:
 
 
 def _int(value: Any, name: str, *, minimum: int = 0) -> int:
-    if isinstance(value, bool):
-        raise InvalidRequest(f"{name} must be a whole number.")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidRequest(f"{name} must be a whole number, not {str(value)[:40]!r}.") from None
-    if number < minimum:
-        raise InvalidRequest(f"{name} must be at least {minimum}.")
-    return number
+    return whole_number(value, name, minimum=minimum)
 
 
 def page_size(value: Any, name: str) -> int:
@@ -148,10 +142,12 @@ def page_size(value: Any, name: str) -> int:
 def timestamp_ms(value: Any) -> int:
     """Milliseconds since the epoch from a number or an ISO 8601 date-time."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value)
-    text = str(value).strip()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidRequest("timestamp must be a finite number of milliseconds.")
+        return whole_number(int(value), "timestamp")
+    text = str(value).strip()[:100]
     if text.isascii() and text.lstrip("-").isdigit():
-        return int(text)
+        return whole_number(text, "timestamp")
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

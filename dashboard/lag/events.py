@@ -52,10 +52,25 @@ def membership_events(
     for tp in sorted(owner_before.keys() | owner_after.keys()):
         if owner_before.get(tp) != owner_after.get(tp):
             moved[owner_after.get(tp) or ""].append(tp)
-    parts = []
-    for member_id, tps in sorted(moved.items()):
-        target = _who(member_id, after[member_id]) if member_id else "no member (unassigned)"
-        parts.append(f"{_partitions_text(tps)} → {target}")
-    if parts:
+    # One event a topic, so a user who may see only some of the group's topics is shown
+    # exactly the moves on those (GroupEvent.topic; the text names that topic alone).
+    by_topic: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for member_id, tps in moved.items():
+        for tp in tps:
+            by_topic[tp.rpartition("/")[0]][member_id].append(tp)
+    for topic in sorted(by_topic):
+        parts = []
+        for member_id, tps in sorted(by_topic[topic].items()):
+            target = _who(member_id, after[member_id]) if member_id else "no member (unassigned)"
+            parts.append(f"{_partitions_text(tps)} → {target}")
         events.append((GroupEvent.Kind.MOVED, "partitions moved: " + "; ".join(parts)))
     return events
+
+
+def event_topic(kind: str, text: str) -> str:
+    """The topic a MOVED event's text names ('' for other kinds): its first word after the
+    prefix (topic names hold no spaces)."""
+    prefix = "partitions moved: "
+    if kind != GroupEvent.Kind.MOVED or not text.startswith(prefix):
+        return ""
+    return text[len(prefix) :].split(" ", 1)[0]

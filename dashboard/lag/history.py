@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -323,6 +323,27 @@ def topic_history(*, cluster: str, topic: str, minutes: int) -> dict[str, Any]:
     }
 
 
-def group_events(*, cluster: str, group: str, limit: int = 50) -> list[GroupEvent]:
-    """The group's most recent state, membership and status changes, newest first."""
-    return list(GroupEvent.objects.filter(cluster=cluster, group=group)[:limit])
+def group_events(
+    *,
+    cluster: str,
+    group: str,
+    limit: int = 50,
+    visible_topic: Callable[[str], bool] | None = None,
+) -> list[GroupEvent]:
+    """The group's most recent state, membership and status changes, newest first.
+
+    With visible_topic, moves on hidden topics are left out; a move recorded before
+    events named their topic says only that partitions moved (it may name hidden ones).
+    """
+    events = list(GroupEvent.objects.filter(cluster=cluster, group=group)[:limit])
+    if visible_topic is None:
+        return events
+    kept = []
+    for event in events:
+        if event.kind == GroupEvent.Kind.MOVED:
+            if not event.topic:
+                event.text = "partitions moved (the details may name topics you cannot see)"
+            elif not visible_topic(event.topic):
+                continue
+        kept.append(event)
+    return kept

@@ -105,6 +105,9 @@ class GroupEvent(models.Model):
     at = models.DateTimeField()
     kind = models.CharField(max_length=8, choices=Kind.choices)
     text = models.TextField()
+    # The topic a MOVED event is about (one event a topic), so scoped users see only the
+    # moves on topics they may view; "" for other kinds and for rows from before it.
+    topic = models.CharField(max_length=255, default="", blank=True)
 
     class Meta:
         indexes = [

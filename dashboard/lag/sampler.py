@@ -33,7 +33,7 @@ from dashboard.lag.conf import (
     status_window,
     tiers,
 )
-from dashboard.lag.events import members_json, membership_events
+from dashboard.lag.events import event_topic, members_json, membership_events
 from dashboard.lag.models import GroupEvent, GroupState, SampleRound
 from dashboard.lag.rules import (
     LagEstimate,
@@ -352,7 +352,14 @@ class Sampler:
             changes.append((GroupEvent.Kind.STATUS, f"status {row.status} → {status}"))
         GroupEvent.objects.bulk_create(
             [
-                GroupEvent(cluster=self.cluster, group=group.group, at=at, kind=k, text=t)
+                GroupEvent(
+                    cluster=self.cluster,
+                    group=group.group,
+                    at=at,
+                    kind=k,
+                    text=t,
+                    topic=event_topic(k, t),
+                )
                 for k, t in changes
             ]
         )

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from django.http import QueryDict
 
 from dashboard.kafka.errors import InvalidRequest
+from dashboard.kafka.numbers import whole_number_or_none
 
 T = TypeVar("T")
 
@@ -49,11 +50,12 @@ def _positive(params: QueryDict, name: str, default: int, maximum: int) -> int:
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
+    number = whole_number_or_none(raw) if raw.isdigit() else None
+    if number is None or not 1 <= number <= maximum:
         raise InvalidRequest(
             f"?{name}= must be a whole number from 1 to {maximum:,}, not {raw[:50]!r}."
         )
-    return int(raw)
+    return number
 
 
 def list_query(

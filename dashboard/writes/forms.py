@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 
 from dashboard.kafka.errors import InvalidRequest
+from dashboard.kafka.numbers import whole_number, whole_number_or_none
 from dashboard.kafka.offsets import STRATEGIES, ResetRequest
 from dashboard.kafka.partitioner import PARTITIONERS
 from dashboard.kafka.produce import OutMessage
@@ -45,7 +46,7 @@ def value_encode(text: str, encoding: str) -> bytes:
     if encoding == "json":
         try:
             json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise forms.ValidationError(f"The value is not valid JSON: {exc}.") from None
         return text.encode()
     if encoding == "base64":
@@ -58,15 +59,26 @@ def value_encode(text: str, encoding: str) -> bytes:
     return text.encode()
 
 
-def schema_encoder(*, cluster: str) -> Callable[[str, str, str], bytes] | None:
-    """For the produce form: (subject, version, JSON text) -> wire bytes; None without registry."""
-    from dashboard.kafka.schemas import SchemaProblem, decoder_for
+def schema_encoder(
+    *, cluster: str, only_topic: str | None = None
+) -> Callable[[str, str, str], bytes] | None:
+    """For the produce form: (subject, version, JSON text) -> wire bytes; None without registry.
+
+    With only_topic (a scoped user), the subject must be one of that topic's own: checked
+    before the registry is asked, so the answer says nothing of other subjects.
+    """
+    from dashboard.kafka.schemas import SchemaProblem, decoder_for, subject_allowed
 
     decoder = decoder_for(cluster)
     if decoder is None:
         return None
 
     def encode(subject: str, version: str, text: str) -> bytes:
+        if only_topic is not None and not subject_allowed(subject, topic=only_topic):
+            raise forms.ValidationError(
+                f"Use one of this topic's subjects: {only_topic}-value, {only_topic}-key "
+                f"or {only_topic}-<record name>."
+            )
         try:
             data, _ = decoder.encode(subject=subject, version=version, text=text)
         except SchemaProblem as exc:
@@ -125,13 +137,13 @@ class ProduceForm(forms.Form):
         raw = (self.cleaned_data.get("partition") or "auto").strip()
         if raw == "auto":
             return None
-        # isascii: '²' is a digit to isdigit() and not a number to int().
-        if not (raw.isascii() and raw.isdigit()) or int(raw) >= self.partitions:
+        number = whole_number_or_none(raw) if raw.isdigit() else None
+        if number is None or number >= self.partitions:
             raise forms.ValidationError(
                 f"Partition {raw[:20]!r} does not exist: "
                 f"choose automatic or 0-{self.partitions - 1}."
             )
-        return int(raw)
+        return number
 
     def clean_headers(self) -> tuple[tuple[str, bytes], ...]:
         return headers_parse(self.cleaned_data.get("headers") or "")
@@ -173,7 +185,7 @@ def bulk_line(number: int, line: str) -> OutMessage:
     if line.lstrip().startswith("{"):
         try:
             obj = json.loads(line)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise forms.ValidationError(f"line {number}: not valid JSON ({exc}).") from None
         if not isinstance(obj, dict):
             raise forms.ValidationError(f"line {number}: expected a JSON object.")
@@ -262,12 +274,7 @@ def _opt_int(data: Mapping[str, Any], name: str) -> int | None:
     raw = data.get(name)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
-    if isinstance(raw, bool):
-        raise InvalidRequest(f"{name} must be a whole number.")
-    try:
-        return int(str(raw).strip())
-    except ValueError:
-        raise InvalidRequest(f"{name} must be a whole number, not {str(raw)[:40]!r}.") from None
+    return whole_number(raw if isinstance(raw, int | float | bool) else str(raw), name)
 
 
 def _partitions(raw: Any) -> tuple[tuple[str, int], ...] | None:
@@ -279,10 +286,16 @@ def _partitions(raw: Any) -> tuple[tuple[str, int], ...] | None:
     for item in items:
         if isinstance(item, str):
             topic, sep, number = item.rpartition(":")
-            if not sep or not topic or not (number.isascii() and number.isdigit()):
+            parsed = whole_number_or_none(number) if number.isdigit() else None
+            if not sep or not topic or parsed is None:
                 raise InvalidRequest(f"{item[:60]!r}: write partitions as topic:number.")
-            out.append((topic, int(number)))
-        elif isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[1], int):
+            out.append((topic, parsed))
+        elif (
+            isinstance(item, list | tuple)
+            and len(item) == 2
+            and whole_number_or_none(item[1]) is not None
+            and isinstance(item[1], int)
+        ):
             out.append((str(item[0]), int(item[1])))
         else:
             raise InvalidRequest("partitions must be topic:number items.")
@@ -295,7 +308,7 @@ def _explicit_offsets(raw: Any) -> tuple[tuple[str, int, int], ...] | None:
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidRequest(
                 "offsets must be JSON: [[topic, partition, offset], ...]."
             ) from None
@@ -305,7 +318,7 @@ def _explicit_offsets(raw: Any) -> tuple[tuple[str, int, int], ...] | None:
             isinstance(item, list)
             and len(item) == 3
             and isinstance(item[0], str)
-            and all(isinstance(x, int) and not isinstance(x, bool) for x in item[1:])
+            and all(isinstance(x, int) and whole_number_or_none(x) is not None for x in item[1:])
         ):
             out.append((item[0], item[1], item[2]))
         else:

@@ -6,15 +6,18 @@ crash in between leaves a `started` record; values and header values are never s
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.auth.models import User as DjangoUser
 from django.utils import timezone
 
 from dashboard.kafka.errors import KafkaViewError
+from dashboard.kafka.masking import HIDDEN, Masker
 from dashboard.kafka.offsets import (
     ResetOutcome,
     ResetPlan,
@@ -66,15 +69,27 @@ def _outcome_status(failed: int, total: int) -> str:
     return AuditRecord.Status.FAILED if failed >= total else AuditRecord.Status.PARTIAL
 
 
-def produce_summary(messages: list[OutMessage], partitioner: str) -> dict[str, object]:
-    """What the audit keeps of a produce: never the values, only their shape."""
+def produce_summary(
+    messages: list[OutMessage], partitioner: str, masker: Masker | None = None
+) -> dict[str, object]:
+    """What the audit keeps of a produce: never the values, only their shape; keys and
+    header names through the topic's masks."""
+
+    def key_text(key: bytes) -> str:
+        if masker is not None:
+            key = masker.data(key)[0] or b""
+        return key.decode("utf-8", "replace")[:100]
+
+    def name_text(name: str) -> str:
+        return name if masker is None else masker.text(name)
+
     return {
         "partitioner": partitioner,
         "messages": len(messages),
-        "keys": sorted({m.key.decode("utf-8", "replace")[:100] for m in messages if m.key})[:50],
+        "keys": sorted({key_text(m.key) for m in messages if m.key})[:50],
         "unkeyed": sum(1 for m in messages if m.key is None),
         "chosen_partitions": sorted({m.partition for m in messages if m.partition is not None}),
-        "header_names": sorted({n for m in messages for n, _ in m.headers})[:50],
+        "header_names": sorted({name_text(n) for m in messages for n, _ in m.headers})[:50],
         "bytes": sum(m.size() for m in messages),
     }
 
@@ -93,7 +108,7 @@ def produce_audited(
         cluster=cluster,
         action=AuditRecord.Action.PRODUCE,
         target=topic,
-        parameters=produce_summary(messages, partitioner),
+        parameters=produce_summary(messages, partitioner, topic_masker(topic)),
     )
     try:
         result = produce_messages(
@@ -152,12 +167,17 @@ def reset_apply_audited(
     request: ResetRequest,
     fingerprint: str | None,
     visible_topic: Callable[[str], bool] | None = None,
+    visible_group: Callable[[str], bool] | None = None,
 ) -> tuple[ResetPlan, ResetOutcome, AuditRecord]:
     """Plan the reset again and apply it, audited. With a fingerprint, only if the plan is
     still the one previewed (PlanChanged carries the new plan); without, as planned now."""
     if fingerprint is None:
         plan = reset_plan(
-            cluster=cluster, group=group, request=request, visible_topic=visible_topic
+            cluster=cluster,
+            group=group,
+            request=request,
+            visible_topic=visible_topic,
+            visible_group=visible_group,
         )
     else:
         plan = reset_confirm(
@@ -166,6 +186,7 @@ def reset_apply_audited(
             request=request,
             fingerprint=fingerprint,
             visible_topic=visible_topic,
+            visible_group=visible_group,
         )
     outcome, record = reset_audited(user=user, plan=plan)
     return plan, outcome, record
@@ -173,11 +194,21 @@ def reset_apply_audited(
 
 def audit_rows(*, scope: Any = None, limit: int = 500) -> list[dict[str, Any]]:
     """The newest records (of what the user may view), each with the offsets an undo
-    would put back (JSON), if any."""
+    would put back (JSON), if any.
+
+    Read records (tails and searches) of other users are shown to superusers only. A
+    scoped viewer sees a reset record's partitions on topics they may view, no others.
+    """
     rows = []
     for record in AuditRecord.objects.all()[:limit]:
-        if scope is not None and scope.limited and not _sees(scope, record):
+        if scope is not None and not _shown(scope, record):
             continue
+        if (
+            scope is not None
+            and scope.limited
+            and record.action == AuditRecord.Action.RESET_OFFSETS
+        ):
+            _reset_record_scoped(record, functools.partial(scope.sees_topic, record.cluster))
         undo = None
         if (
             record.action == AuditRecord.Action.RESET_OFFSETS
@@ -190,15 +221,70 @@ def audit_rows(*, scope: Any = None, limit: int = 500) -> list[dict[str, Any]]:
     return rows
 
 
-def _sees(scope: Any, record: AuditRecord) -> bool:
+HIDDEN_NAME = "(hidden)"
+
+
+def _shown(scope: Any, record: AuditRecord) -> bool:
+    """Whether the viewer may see the record at all."""
+    if record.action == AuditRecord.Action.READ and not scope.superuser:
+        mine = record.user_id is not None and record.user_id == getattr(scope.user, "pk", None)
+        if not mine:
+            return False
+    if not scope.limited:
+        return True
     if record.action == AuditRecord.Action.RESET_OFFSETS:
         return bool(scope.sees_group(record.cluster, record.target))
     return bool(scope.sees_topic(record.cluster, record.target))
 
 
+def _reset_record_scoped(record: AuditRecord, visible: Callable[[str], bool]) -> None:
+    """Leave out (in memory, for this page) what a reset record says of hidden topics."""
+
+    def rows(items: Any) -> Any:
+        if not isinstance(items, list):
+            return items
+        return [i for i in items if isinstance(i, list) and i and visible(str(i[0]))]
+
+    previous = dict(record.previous or {})
+    previous["offsets"] = rows(previous.get("offsets", []))
+    record.previous = previous
+    parameters = dict(record.parameters or {})
+    for key in ("partitions", "offsets"):
+        if parameters.get(key):
+            parameters[key] = rows(parameters[key])
+    if parameters.get("topic") and not visible(str(parameters["topic"])):
+        parameters["topic"] = HIDDEN_NAME
+    record.parameters = parameters
+    result = dict(record.result or {})
+    if isinstance(result.get("results"), list):
+        result["results"] = rows(result["results"])
+    record.result = result
+
+
+def _masked_text(text: str, masker: Masker | None) -> str:
+    """Text a person typed about a masked topic, as the audit may keep it.
+
+    Regex masks apply; with field masks the text may hold a field's value in any form
+    (a cvv is three digits), so it is not kept at all (fail closed).
+    """
+    if masker is None:
+        return text
+    if masker.json_fields:
+        return f"{HIDDEN} hidden: the topic is masked"
+    return masker.text(text)
+
+
+def topic_masker(topic: str) -> Masker | None:
+    """The topic's masks (for what is stored: everyone who is not a superuser may read it)."""
+    rules = settings.KAFKAVIEW_ACCESS
+    return None if rules is None else rules.masker(topic=topic)
+
+
 def read_start(*, user: User, cluster: str, topic: str, request: Any) -> AuditRecord:
-    """Record that a tail or search began: who, which topic, where, with which filter."""
+    """Record that a tail or search began: who, which topic, where, with which filter
+    (masked with the topic's masks before it is written)."""
     flt = request.filter
+    masker = topic_masker(topic)
     return audit_start(
         user=user,
         cluster=cluster,
@@ -208,7 +294,11 @@ def read_start(*, user: User, cluster: str, topic: str, request: Any) -> AuditRe
             "kind": "search" if request.end is not None else "tail",
             "start": request.start,
             "partitions": list(request.partitions) if request.partitions else None,
-            "filter": {"text": flt.text, "regex": flt.regex, "on": flt.on} if flt.text else None,
+            "filter": (
+                {"text": _masked_text(flt.text, masker), "regex": flt.regex, "on": flt.on}
+                if flt.text
+                else None
+            ),
             "end": request.end,
             "end_offset": request.end_offset,
             "end_timestamp_ms": request.end_timestamp_ms,

@@ -16,7 +16,6 @@ from dashboard.kafka.offsets import (
     STRATEGIES,
     PlanChanged,
     ResetPlan,
-    ResetRequest,
     reset_plan,
 )
 from dashboard.kafka.partitioner import UNKEYED
@@ -57,7 +56,8 @@ def _refused(
 
 @require_http_methods(["GET", "POST"])
 def produce(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
-    if refused := _refused(request, scope_of(request.user), "produce", cluster, topic=topic):
+    scope = scope_of(request.user)
+    if refused := _refused(request, scope, "produce", cluster, topic=topic):
         return refused
     target = produce_target(cluster=cluster, topic=topic)
     mode = request.POST.get("mode", "single") if request.method == "POST" else None
@@ -65,7 +65,7 @@ def produce(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
         request.POST if mode == "single" else None,
         partitions=target.partitions,
         topic=topic,
-        encoder=schema_encoder(cluster=cluster),
+        encoder=schema_encoder(cluster=cluster, only_topic=topic if scope.limited else None),
     )
     bulk = BulkProduceForm(
         request.POST if mode == "bulk" else None, request.FILES if mode == "bulk" else None
@@ -130,12 +130,6 @@ def _plan_json(plan: ResetPlan) -> dict[str, object]:
     }
 
 
-def _source_check(scope: Scope, cluster: str, wanted: ResetRequest) -> None:
-    # Copying offsets reads another group: the user must be able to see it.
-    if wanted.source_group:
-        group_check(scope, cluster, wanted.source_group)
-
-
 @require_http_methods(["GET", "POST"])
 def reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
     scope = scope_of(request.user)
@@ -159,6 +153,7 @@ def reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
                 params = json.loads(request.POST.get("parameters") or "{}")
                 _, outcome, record = reset_apply_audited(
                     visible_topic=scope.topic_filter(cluster),
+                    visible_group=scope.group_filter(cluster),
                     user=request.user,
                     cluster=cluster,
                     group=group,
@@ -168,12 +163,12 @@ def reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
                 context.update(outcome=outcome, record=record)
             else:
                 wanted_post = reset_request(request.POST)
-                _source_check(scope, cluster, wanted_post)
                 plan = reset_plan(
                     cluster=cluster,
                     group=group,
                     request=wanted_post,
                     visible_topic=scope.topic_filter(cluster),
+                    visible_group=scope.group_filter(cluster),
                 )
         except PlanChanged as exc:
             plan = exc.plan
@@ -182,8 +177,8 @@ def reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
         except GroupNotEmpty as exc:
             context["refused"] = str(exc)
             status = 409
-        except (InvalidRequest, ValueError) as exc:
-            context["error"] = str(exc)
+        except (InvalidRequest, ValueError, RecursionError) as exc:
+            context["error"] = str(exc)[:500]
             status = 400
     if plan is not None:
         context.update(plan=plan, parameters_json=json.dumps(plan.request.parameters()))
@@ -197,7 +192,7 @@ def api_reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
         return refused
     try:
         body = json.loads(request.body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidRequest("The body must be a JSON object.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.")
@@ -205,16 +200,20 @@ def api_reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
     if not isinstance(dry_run, bool):
         raise InvalidRequest("dry_run must be true or false.")
     wanted = reset_request(body)
-    _source_check(scope, cluster, wanted)
     if dry_run:
         planned = reset_plan(
-            cluster=cluster, group=group, request=wanted, visible_topic=scope.topic_filter(cluster)
+            cluster=cluster,
+            group=group,
+            request=wanted,
+            visible_topic=scope.topic_filter(cluster),
+            visible_group=scope.group_filter(cluster),
         )
         return JsonResponse({"dry_run": True, "plan": _plan_json(planned)})
     fingerprint = body.get("fingerprint")
     try:
         plan, outcome, record = reset_apply_audited(
             visible_topic=scope.topic_filter(cluster),
+            visible_group=scope.group_filter(cluster),
             user=request.user,
             cluster=cluster,
             group=group,
