@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.apps import AppConfig
@@ -25,6 +26,15 @@ def kafka_configure() -> None:
     shared_configure(read_max_age=settings.KAFKAVIEW_READ_MAX_AGE, generation=generation_current)
 
 
+def _on_locked_out(
+    *, request: Any = None, username: str = "", ip_address: str = "", **_: Any
+) -> None:
+    # django-axes keeps every attempt (AccessAttempt, AccessLog in /admin/); say the lockout.
+    logging.getLogger("kafkaview.auth").warning(
+        "login locked out after repeated failures: user %r from %s", username[:150], ip_address
+    )
+
+
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
     # Tests change settings with override_settings; the client layer follows them.
     if setting in KAFKA_SETTINGS:
@@ -37,12 +47,14 @@ class DashboardConfig(AppConfig):
     verbose_name = "kafkaview dashboard"
 
     def ready(self) -> None:
+        from axes.signals import user_locked_out
         from django.contrib.auth import get_user_model
         from django.core.signals import setting_changed
         from django.db.models.signals import post_delete, post_save
 
         from dashboard.web.sessions import user_saved
 
+        user_locked_out.connect(_on_locked_out, dispatch_uid="kafkaview-locked-out")
         kafka_configure()
         setting_changed.connect(_on_setting_changed, dispatch_uid="kafkaview-kafka-settings")
         # A kept user (dashboard/web/sessions.py) is dropped when it changes in this process.

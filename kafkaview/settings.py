@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sys
@@ -93,6 +94,15 @@ try:
     # Seconds between a tail socket's re-reads of its session, user and scope (a logout,
     # a deactivation or a changed rule closes it); every start re-reads them too.
     KAFKAVIEW_SOCKET_RECHECK = env_float(ENV, "KAFKAVIEW_SOCKET_RECHECK", 60.0, above=0)
+    # HTTPS mode, for a dashboard behind a TLS proxy: Secure cookies, HSTS, redirects to
+    # https and the proxy's X-Forwarded-Proto trusted (README "Security").
+    KAFKAVIEW_HTTPS = env_bool(ENV, "KAFKAVIEW_HTTPS", False)
+    # Failed logins (per user name and address) before further attempts are refused, and
+    # for how many minutes (django-axes; 429 meanwhile).
+    KAFKAVIEW_LOGIN_FAILURES = env_int(ENV, "KAFKAVIEW_LOGIN_FAILURES", 5, minimum=1)
+    KAFKAVIEW_LOGIN_LOCKOUT_MINUTES = env_float(
+        ENV, "KAFKAVIEW_LOGIN_LOCKOUT_MINUTES", 15.0, above=0
+    )
     # A bearer token Prometheus may use for /metrics; without it, /metrics needs a login.
     KAFKAVIEW_METRICS_TOKEN = env_str(ENV, "KAFKAVIEW_METRICS_TOKEN", "")
 except EnvError as exc:
@@ -114,15 +124,32 @@ except EnvError as exc:
 except AccessConfigError as exc:
     raise _stop(f"bad access rules: {exc}") from None
 
+
+def _secret_key_file(key_file: Path) -> str:
+    """The key in the file, made first if missing: created 0600 and complete, atomically.
+
+    Written to a private temporary file, then linked into place (link fails if another
+    process won the race; its key is used): the key is never readable by others, nor
+    ever read half-written.
+    """
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    if not key_file.exists():
+        tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(50))
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, key_file)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return key_file.read_text().strip()
+
+
 if not SECRET_KEY:
     # A per-machine key kept in the git-ignored cache, so sessions survive restarts
     # of `make run` without anyone having to invent a key for local use.
-    key_file = KAFKAVIEW_CACHE_DIR / "secret_key"
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    SECRET_KEY = key_file.read_text().strip()
+    SECRET_KEY = _secret_key_file(KAFKAVIEW_CACHE_DIR / "secret_key")
 
 INSTALLED_APPS = [
     "daphne",
@@ -135,6 +162,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "dashboard",
     # Development tools (local broker, demo traffic, `make run`): management commands only.
     "devtools",
@@ -150,9 +178,42 @@ MIDDLEWARE = [
     "dashboard.web.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "dashboard.web.middleware.KafkaErrorMiddleware",
     "dashboard.writes.generation.WriteGenerationMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login attempt with 429.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    # Refuses logins for a user name and address after KAFKAVIEW_LOGIN_FAILURES failures.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = KAFKAVIEW_LOGIN_FAILURES
+AXES_COOLOFF_TIME = KAFKAVIEW_LOGIN_LOCKOUT_MINUTES / 60  # hours
+# The pair, not either: one address cannot lock everyone's account, nor one user name
+# everyone's address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # its own log line at each attempt; the lockout is logged below
+
+# The pages load only their own scripts and styles (no inline code, no other origin).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "kafkaview.urls"
 
@@ -228,6 +289,21 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+if KAFKAVIEW_HTTPS:
+    # Behind a TLS proxy that sets X-Forwarded-Proto (and strips a client's own).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 31_536_000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # /healthz answers plain HTTP probes from the load balancer, not a redirect.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # HSTS preloading commits the whole domain to browsers' lists for months: a decision
+    # for the domain's owner, not a default of one application on it.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 LOGGING = {
     "version": 1,

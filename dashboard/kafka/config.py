@@ -36,6 +36,17 @@ SECRET_SETTINGS = frozenset(
     }
 )
 
+# Any setting whose name speaks of a credential is hidden on every page and in JSON, by
+# rule rather than by list: a credential-like setting added to librdkafka later (or a
+# registry's) is hidden from the start. ssl.key.location (a path) is hidden too: harmless.
+_SECRET_WORDS = re.compile(r"password|secret|token|key|pem|credential|jaas|cert")
+
+
+def setting_is_secret(key: str) -> bool:
+    """Whether a setting's value may be a credential (then it is never shown)."""
+    return key in SECRET_SETTINGS or _SECRET_WORDS.search(key.lower()) is not None
+
+
 # Settings kafkaview sets itself per client; a file that sets them would break
 # guarantees (e.g. the tail never joining a group), so they are refused.
 RESERVED_SETTINGS = frozenset({"bootstrap.servers", "group.id", "enable.auto.commit", "client.id"})
@@ -92,7 +103,7 @@ class ClusterConfig:
 
     def public_settings(self) -> dict[str, str]:
         """Settings safe to show: secrets appear only as the variable they come from."""
-        shown = dict(self.settings)
+        shown = {k: "<hidden>" if setting_is_secret(k) else v for k, v in self.settings.items()}
         for key, var in self.secret_sources.items():
             shown[key] = f"<from ${var}>"
         return shown

@@ -312,6 +312,13 @@ class _Reader:
             n = self.length(field=field, wide=True)
             if n is None:
                 return None
+            # Every element takes at least a byte: a count past the bytes left is a lie
+            # (a hostile broker's 2^31 would otherwise cost gigabytes before failing).
+            if n > len(self.data) - self.pos:
+                raise ProtocolError(
+                    f"{self.spec.name} v{self.version}: {field.name} claims {n} elements "
+                    f"in {len(self.data) - self.pos} bytes"
+                )
             return [self.value(field, kind[2:], element=True) for _ in range(n)]
         if kind in _FIXED:
             packer = _FIXED[kind]

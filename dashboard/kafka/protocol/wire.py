@@ -66,15 +66,29 @@ def _scram_client(mechanism: str, username: str, password: str) -> tuple[Any, An
     return ("n,," + first_bare).encode(), final
 
 
+SCRAM_MIN_ITERATIONS, SCRAM_MAX_ITERATIONS = 4096, 16384
+
+
 def scram_final(
     *, algorithm: str, password: str, client_nonce: str, client_first_bare: str, server_first: str
 ) -> tuple[bytes, bytes]:
     """SCRAM's client-final message and the server signature it must answer with."""
-    parts = dict(item.split("=", 1) for item in server_first.split(","))
+    try:
+        parts = dict(item.split("=", 1) for item in server_first.split(","))
+        salt = base64.b64decode(parts["s"])
+        iterations = int(parts["i"]) if len(parts["i"]) <= 9 else 0
+    except (ValueError, KeyError):
+        raise ProtocolError("SCRAM: the server's first message is malformed") from None
     if not parts.get("r", "").startswith(client_nonce):
         raise ProtocolError("SCRAM: the server's nonce does not extend ours")
-    salt = base64.b64decode(parts["s"])
-    salted = hashlib.pbkdf2_hmac(algorithm, password.encode(), salt, int(parts["i"]))
+    # Kafka's own bounds (ScramMechanism: 4096 to 16384): a hostile broker asking for
+    # 2^31 rounds of PBKDF2 would hold a thread for hours.
+    if not SCRAM_MIN_ITERATIONS <= iterations <= SCRAM_MAX_ITERATIONS:
+        raise ProtocolError(
+            f"SCRAM: the server asks for {parts['i'][:12]} iterations; Kafka allows "
+            f"{SCRAM_MIN_ITERATIONS} to {SCRAM_MAX_ITERATIONS}"
+        )
+    salted = hashlib.pbkdf2_hmac(algorithm, password.encode(), salt, iterations)
     client_key = hmac.new(salted, b"Client Key", algorithm).digest()
     stored = hashlib.new(algorithm, client_key).digest()
     without_proof = f"c=biws,r={parts['r']}"
