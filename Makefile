@@ -8,12 +8,13 @@ DEV_STAMP := $(VENV)/.requirements-dev.stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
 
-.PHONY: help setup setup-dev system-deps jars run broker demo kafka-cli test unit integration lint format check clean
+.PHONY: help setup setup-dev system-deps jars run broker demo kafka-cli test unit integration security lint format check clean
 
 help:
 	@echo "make run        local Kafka broker + demo traffic + dashboard at http://127.0.0.1:8000"
 	@echo "make test       lint, then unit tests, then integration tests (real broker, Daphne, Chromium)"
 	@echo "make unit       only the unit tests: no broker, no Java, seconds"
+	@echo "make security   only the attacks of tests/security (real broker, registry, Daphne)"
 	@echo "make broker     only the local broker, in the foreground"
 	@echo "make kafka-cli ARGS='consumer-groups --describe --all-groups'   Kafka's own tools"
 
@@ -75,12 +76,15 @@ format: $(DEV_STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+security: setup-dev
+	$(PY) -m pytest tests/security
+
 # Unit tests need neither Java nor a broker: only the Python packages.
 unit: $(DEV_STAMP)
 	$(PY) -m pytest tests/unit
 
 integration: setup-dev
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest tests/integration tests/security
 	$(PY) -m devtools.postgres -- $(PY) -m pytest -p no:cacheprovider $(PG_TESTS)
 
 # The database-heavy tests (sampler, history, audit, resets, access) run again on a
@@ -88,11 +92,11 @@ integration: setup-dev
 PG_TESTS := tests/integration/test_history.py tests/integration/test_reset.py \
 	tests/integration/test_produce.py tests/integration/test_access.py \
 	tests/integration/test_group_types.py tests/integration/test_viewers.py \
-	tests/integration/test_auth.py
+	tests/integration/test_auth.py tests/security/test_scope.py
 
 test: setup-dev lint
 	$(PY) -m pytest tests/unit
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest tests/integration tests/security
 	$(PY) -m devtools.postgres -- $(PY) -m pytest -p no:cacheprovider $(PG_TESTS)
 
 clean:

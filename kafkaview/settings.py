@@ -316,5 +316,7 @@ LOGGING = {
         # The Schema Registry client's HTTP library logs every request at INFO.
         "httpx2": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        # django-axes logs every login at INFO; lockouts are logged by dashboard/apps.py.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -8,6 +8,17 @@ import pytest
 
 from tests.helpers import PASSWORD, unique
 
+# The servers (broker, registry, Daphne, Chromium), started only for tests that ask.
+from tests.servers import (  # noqa: F401
+    admin,
+    browser_page,
+    daphne_server,
+    kafka_broker,
+    make_topic,
+    schema_registry,
+    second_daphne_server,
+)
+
 
 @pytest.fixture
 def user(django_user_model: Any) -> Any:

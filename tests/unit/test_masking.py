@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard.kafka.linear import linear_compile
-from dashboard.kafka.masking import Masker, MaskedMessage
+from dashboard.kafka.masking import MaskedMessage, Masker
 from dashboard.kafka.render import render_dict
 
 PAN, CVV = "4111111111111111", "737"
