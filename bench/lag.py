@@ -44,7 +44,7 @@ def main() -> None:
         from confluent_kafka.admin import AdminClient
 
         from dashboard.browse import views
-        from dashboard.kafka.clusters import admin_clients_forget
+        from dashboard.kafka.client.clients import admin_clients_forget
         from devtools.broker import TARBALL_CLI_JVM_FLAGS, cli_run
 
         admin = AdminClient({"bootstrap.servers": bootstrap})

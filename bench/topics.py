@@ -25,7 +25,7 @@ def main() -> None:
         from confluent_kafka.admin import AdminClient, NewTopic
 
         from dashboard.browse import views
-        from dashboard.kafka.clusters import admin_clients_forget
+        from dashboard.kafka.client.clients import admin_clients_forget
 
         admin = AdminClient({"bootstrap.servers": bootstrap})
         tag = random.randrange(1 << 30)

@@ -16,8 +16,8 @@ KAFKA_SETTINGS = frozenset(
 
 def kafka_configure() -> None:
     """Pass the clusters, the request timeout and the read sharing to the client layer."""
-    from dashboard.kafka.clusters import clusters_configure
-    from dashboard.kafka.shared import shared_configure
+    from dashboard.kafka.client.clients import clusters_configure
+    from dashboard.kafka.client.shared import shared_configure
     from dashboard.writes.generation import generation_current
 
     clusters_configure(

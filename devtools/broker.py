@@ -28,7 +28,7 @@ from types import TracebackType
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from dashboard.kafka.clusters import clusters_all
+from dashboard.kafka.client.clients import clusters_all
 from devtools.processes import die_with_parent
 
 

@@ -17,7 +17,7 @@ from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 from django.conf import settings
 
-from dashboard.kafka.clusters import admin_clients_forget
+from dashboard.kafka.client.clients import admin_clients_forget
 from devtools.broker import LocalBroker, free_port
 from devtools.daphne import daphne_start, http_wait
 from devtools.registry import LocalRegistry
@@ -146,17 +146,43 @@ def second_daphne_server(
     proc.wait(timeout=10)
 
 
+def _wait_for_function(page, expression: str, timeout: float = 30_000, **_: object) -> None:
+    """page.wait_for_function without eval in the page: Playwright's own evaluates the
+    predicate with eval(), which the pages' Content-Security-Policy (rightly) refuses.
+    page.evaluate goes through the DevTools protocol, which the policy does not cover."""
+    body = expression.strip()
+    js = body if body.startswith("()") else f"() => ({body})"
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(js):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout / 1000:g} s for {body[:120]}")
+        page.wait_for_timeout(50)
+
+
 @pytest.fixture
 def browser_page():
     # Request this fixture last: Playwright's sync API runs an event loop, and Django
     # refuses database calls (e.g. creating a user) while one runs in the thread.
-    """A Playwright page in Debian's Chromium (Playwright's own browser download is unavailable)."""
+    """A Playwright page in Debian's Chromium (Playwright's own browser download is unavailable).
+
+    The pages' Content-Security-Policy stays on: a test fails if the page broke it
+    (a "Refused to ..." console message), so every browser test checks the policy too.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
+        refused: list[str] = []
+        page.on(
+            "console",
+            lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None,
+        )
+        page.wait_for_function = lambda expression, **kw: _wait_for_function(  # type: ignore[method-assign,assignment]
+            page, expression, **kw
+        )
         try:
             yield page
         finally:
             browser.close()
+        assert refused == [], refused

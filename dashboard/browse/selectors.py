@@ -14,10 +14,11 @@ from typing import Any
 from django.http import QueryDict
 
 from dashboard.access.policy import Scope, cluster_check, group_check, topic_check
-from dashboard.kafka.allgroups import groups_listing
-from dashboard.kafka.clusters import ClusterOverview, cluster_config, cluster_overview
+from dashboard.kafka.client.clients import cluster_config
+from dashboard.kafka.client.shared import shared_read
+from dashboard.kafka.cluster import ClusterOverview, cluster_overview
 from dashboard.kafka.config import ClusterConfig
-from dashboard.kafka.groups import (
+from dashboard.kafka.groups.lag import (
     Group,
     GroupSummary,
     group_detail,
@@ -25,9 +26,9 @@ from dashboard.kafka.groups import (
     group_visible,
     topic_groups,
 )
-from dashboard.kafka.lagtime import message_times
-from dashboard.kafka.shared import shared_read
-from dashboard.kafka.sharegroups import ShareGroup
+from dashboard.kafka.groups.lagtime import message_times
+from dashboard.kafka.groups.read import groups_listing
+from dashboard.kafka.groups.share import ShareGroup
 from dashboard.kafka.topics import (
     Topic,
     TopicSummary,

@@ -18,10 +18,10 @@ from typing import Any
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from dashboard.kafka.clusters import admin_client, request_timeout, wait
+from dashboard.kafka.client.clients import admin_client, request_timeout, wait
 from dashboard.kafka.errors import GroupNotEmpty, GroupNotFound, InvalidRequest, TopicNotFound
-from dashboard.kafka.groups import group_detail
-from dashboard.kafka.sharegroups import ShareGroup, share_offsets_alter
+from dashboard.kafka.groups.lag import group_detail
+from dashboard.kafka.groups.share import ShareGroup, share_offsets_alter
 from dashboard.kafka.topics import metadata_topics, offsets_send, watermarks_all
 
 STRATEGIES = {
@@ -352,7 +352,9 @@ def reset_confirm(
 def reset_apply(*, plan: ResetPlan) -> ResetOutcome:
     """Commit the plan's offsets for the group; Kafka answers per partition."""
     if plan.group_type == "share":
-        return ResetOutcome(plan=plan, results=share_offsets_alter(plan=plan))
+        rows = [(r.topic, r.partition, r.new) for r in plan.rows]
+        results = share_offsets_alter(cluster=plan.cluster, group=plan.group, offsets=rows)
+        return ResetOutcome(plan=plan, results=results)
     # Kafka itself refuses offsets for a group that gained members since the plan
     # (the coordinator answers with an error per partition), so none is overwritten.
     admin = admin_client(cluster=plan.cluster)

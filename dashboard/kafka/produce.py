@@ -9,7 +9,7 @@ from typing import Any
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import ConfigResource
 
-from dashboard.kafka.clusters import admin_client, client_config, request_timeout, wait
+from dashboard.kafka.client.clients import admin_client, client_config, request_timeout, wait
 from dashboard.kafka.errors import InvalidRequest
 from dashboard.kafka.partitioner import (
     LIBRDKAFKA_PARTITIONER,

@@ -12,7 +12,7 @@ from typing import Any
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import ConfigResource, ConfigSource, OffsetSpec
 
-from dashboard.kafka.clusters import admin_client, call, request_timeout, wait
+from dashboard.kafka.client.clients import admin_client, call, request_timeout, wait
 from dashboard.kafka.errors import InvalidRequest, TopicNotFound
 
 # Kafka's rule for topic names (org.apache.kafka.common.internals.Topic).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from dashboard.kafka.groups import Member
+from dashboard.kafka.groups.lag import Member
 from dashboard.lag.models import GroupEvent
 
 

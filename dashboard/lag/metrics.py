@@ -9,8 +9,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from dashboard.kafka.clusters import clusters_all
-from dashboard.kafka.requests import SENT
+from dashboard.kafka.client.clients import clusters_all
+from dashboard.kafka.client.counters import SENT
 from dashboard.lag import store
 from dashboard.lag.history import last_ok_round, last_round
 from dashboard.lag.models import GroupState

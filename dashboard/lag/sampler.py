@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from dashboard.kafka.commits import CommitState, CommitWatcher
 from dashboard.kafka.errors import KafkaViewError
-from dashboard.kafka.sampling import ClusterSample, GroupSample, cluster_sample
+from dashboard.kafka.groups.commitlog import CommitState, CommitWatcher
+from dashboard.kafka.groups.sampling import ClusterSample, GroupSample, cluster_sample
 from dashboard.lag import store
 from dashboard.lag.codec import PartitionSample
 from dashboard.lag.conf import (

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from dashboard.access.policy import group_check, scope_of, topic_check
-from dashboard.kafka.clusters import cluster_config
+from dashboard.kafka.client.clients import cluster_config
 from dashboard.kafka.topics import topic_name_check
 from dashboard.lag.conf import sample_interval, status_window
 from dashboard.lag.history import group_history, range_minutes, topic_history

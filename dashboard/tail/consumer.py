@@ -14,8 +14,8 @@ from django.conf import settings
 
 from dashboard.access.policy import scope_of, topic_check
 from dashboard.kafka.errors import KafkaViewError, TooManyTails
-from dashboard.kafka.tail import TailBudget, TailSession, batch_frame, tail_plan
-from dashboard.kafka.tail_request import page_size, tail_request
+from dashboard.kafka.tail.request import page_size, tail_request
+from dashboard.kafka.tail.session import TailBudget, TailSession, batch_frame, tail_plan
 from dashboard.web.errors import Problem, problem_of
 from dashboard.web.jsonutil import to_json
 from dashboard.writes.services import read_finish, read_start

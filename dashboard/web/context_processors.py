@@ -4,7 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from dashboard.kafka.clusters import clusters_all
+from dashboard.kafka.client.clients import clusters_all
 
 
 def clusters(request: HttpRequest) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from dashboard.kafka.clusters import clusters_all
+from dashboard.kafka.client.clients import clusters_all
 from dashboard.web.errors import Problem, json_problem, wants_json
 
 NOT_FOUND = Problem(404, "not_found", "There is nothing at this address.")

@@ -15,7 +15,7 @@ from dashboard.kafka.numbers import whole_number, whole_number_or_none
 from dashboard.kafka.offsets import STRATEGIES, ResetRequest
 from dashboard.kafka.partitioner import PARTITIONERS
 from dashboard.kafka.produce import OutMessage
-from dashboard.kafka.tail_request import timestamp_ms
+from dashboard.kafka.tail.request import timestamp_ms
 
 MAX_BULK_LINES = 10_000
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -67,7 +67,7 @@ def schema_encoder(
     With only_topic (a scoped user), the subject must be one of that topic's own: checked
     before the registry is asked, so the answer says nothing of other subjects.
     """
-    from dashboard.kafka.schemas import SchemaProblem, decoder_for, subject_allowed
+    from dashboard.kafka.registry.client import SchemaProblem, decoder_for, subject_allowed
 
     decoder = decoder_for(cluster)
     if decoder is None:

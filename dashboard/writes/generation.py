@@ -1,6 +1,6 @@
 """The write generation: a number in the database, bumped after every produce or reset.
 
-Shared reads (dashboard/kafka/shared.py) are kept per web process. A write forgets the
+Shared reads (dashboard/kafka/client/shared.py) are kept per web process. A write forgets the
 writer's own, but the next page may be served by another process: there, a read is
 reused only under the generation it was made under, so it is read again after any write.
 """

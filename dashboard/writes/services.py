@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.auth.models import User as DjangoUser
 from django.utils import timezone
 
+from dashboard.kafka.client.shared import shared_forget
 from dashboard.kafka.errors import KafkaViewError
 from dashboard.kafka.masking import HIDDEN, Masker
 from dashboard.kafka.offsets import (
@@ -27,7 +28,6 @@ from dashboard.kafka.offsets import (
     reset_plan,
 )
 from dashboard.kafka.produce import OutMessage, ProduceResult, produce_messages
-from dashboard.kafka.shared import shared_forget
 from dashboard.writes.generation import generation_bump
 from dashboard.writes.models import AuditRecord
 

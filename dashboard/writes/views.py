@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from dashboard.access.policy import Scope, group_check, scope_of, topic_check
 from dashboard.kafka.errors import GroupNotEmpty, InvalidRequest
-from dashboard.kafka.groups import group_detail, group_visible
+from dashboard.kafka.groups.lag import group_detail, group_visible
 from dashboard.kafka.offsets import (
     STRATEGIES,
     PlanChanged,

@@ -77,7 +77,7 @@ def test_demo_flow(kafka_broker, admin: AdminClient) -> None:
 
         def share_group_reads_as_a_queue() -> bool:
             """share-group-1: two members covering every partition, records consumed"""
-            from dashboard.kafka.groups import group_detail
+            from dashboard.kafka.groups.lag import group_detail
 
             share = group_detail(cluster="local", group=SHARE_GROUP)
             return (

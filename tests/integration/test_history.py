@@ -14,9 +14,9 @@ from django.conf import settings as dj_settings
 from django.test import override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from dashboard.kafka.clusters import admin_clients_forget
-from dashboard.kafka.commits import commit_parse
+from dashboard.kafka.client.clients import admin_clients_forget
 from dashboard.kafka.config import ClusterConfig
+from dashboard.kafka.groups.commitlog import commit_parse
 from dashboard.lag import store
 from dashboard.lag.codec import fold_group
 from dashboard.lag.conf import Tier

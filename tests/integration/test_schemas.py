@@ -25,7 +25,7 @@ from grpc_tools import protoc
 from dashboard.kafka.config import ClusterConfig, RegistryConfig
 from dashboard.kafka.linear import linear_compile
 from dashboard.kafka.masking import MaskedMessage, Masker
-from dashboard.kafka.schemas import RETRY_AFTER, DecodedMessage, decoder_for
+from dashboard.kafka.registry.client import RETRY_AFTER, DecodedMessage, decoder_for
 from devtools.broker import free_port
 from devtools.registry import LocalRegistry
 from tests.helpers import CACHE_DIR, clusters_for, unique

@@ -13,8 +13,8 @@ from django.test import override_settings
 
 from dashboard.access.policy import Scope
 from dashboard.browse.selectors import groups_view, topics_view
-from dashboard.kafka.requests import requests_counted
-from dashboard.kafka.shared import shared_forget
+from dashboard.kafka.client.counters import requests_counted
+from dashboard.kafka.client.shared import shared_forget
 from tests.helpers import unique
 
 pytestmark = pytest.mark.django_db
@@ -150,8 +150,8 @@ def test_json_lists_are_paged_with_a_total(viewer, kafka_broker, make_topic, pat
 def test_the_group_list_fetches_offsets_in_one_request_per_coordinator(
     kafka_broker, make_topic
 ) -> None:
-    from dashboard.kafka.allgroups import FETCH_GROUPS_PER_REQUEST, groups_listing
-    from dashboard.kafka.groups import group_list
+    from dashboard.kafka.groups.lag import group_list
+    from dashboard.kafka.groups.read import FETCH_GROUPS_PER_REQUEST, groups_listing
 
     prefix = unique("batched")
     topic = make_topic(prefix, partitions=2)

@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.schema_registry import Schema, SchemaReference
 
-from dashboard.kafka.schemas import decoder_for
+from dashboard.kafka.registry.client import decoder_for
 from tests.integration.test_tail import Tail, run
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -145,7 +145,7 @@ def test_the_audit_shows_a_scoped_user_only_what_they_may_see(scene, django_user
 
 
 def test_a_search_is_audited_through_the_topics_masks(scene) -> None:
-    from dashboard.kafka.tail_request import tail_request
+    from dashboard.kafka.tail.request import tail_request
     from dashboard.writes.services import read_start
 
     request = tail_request(topic=scene["payments"], params={"filter": {"text": PAN}, "end": "now"})

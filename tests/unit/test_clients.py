@@ -8,8 +8,8 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from dashboard.apps import kafka_configure
-from dashboard.kafka import clusters
-from dashboard.kafka.clusters import (
+from dashboard.kafka.client import clients as clusters
+from dashboard.kafka.client.clients import (
     RETIRE_EVERY_SECONDS,
     admin_client,
     admin_clients_forget,
@@ -18,6 +18,7 @@ from dashboard.kafka.clusters import (
     is_transient,
     translate,
 )
+from dashboard.kafka.cluster import cluster_overview
 from dashboard.kafka.errors import ClusterUnavailable, InvalidRequest
 from tests.helpers import clusters_for
 
@@ -78,5 +79,5 @@ def test_a_failed_client_is_replaced_at_most_once_per_interval(dead_cluster: str
 def test_an_unanswered_request_replaces_the_client(dead_cluster: str) -> None:
     before = admin_client(cluster=dead_cluster)
     with pytest.raises(ClusterUnavailable):
-        clusters.cluster_overview(cluster=dead_cluster)
+        cluster_overview(cluster=dead_cluster)
     assert admin_client(cluster=dead_cluster) is not before

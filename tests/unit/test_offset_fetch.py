@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from dashboard.kafka.allgroups import _fetched, _result_or_error, committed_parse
 from dashboard.kafka.errors import ClusterUnavailable
+from dashboard.kafka.groups.read import _fetched, _result_or_error, committed_parse
 
 
 def answered(groups: list[dict[str, Any]]) -> Future[Any]:

@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
-from dashboard.kafka.grouplisting import group_type, state_name
+from dashboard.kafka.client.brokers import state_name
+from dashboard.kafka.groups.listing import group_type
+from dashboard.kafka.groups.share import share_parse
+from dashboard.kafka.groups.streams import streams_parse
 from dashboard.kafka.protocol.messages import (
     SPECS,
     Field,
@@ -21,8 +24,6 @@ from dashboard.kafka.protocol.messages import (
     spec,
 )
 from dashboard.kafka.protocol.wire import scram_final
-from dashboard.kafka.sharegroups import share_parse
-from dashboard.kafka.streamsgroups import streams_parse
 
 SPEC_NAMES = sorted(p.stem for p in SPECS.glob("*.json"))
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from django.http import QueryDict
 
+from dashboard.kafka.client.shared import shared_configure, shared_read
 from dashboard.kafka.errors import InvalidRequest
-from dashboard.kafka.shared import shared_configure, shared_read
 from dashboard.web.listing import list_query, paginate
 
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from dashboard.kafka.errors import InvalidRequest
 from dashboard.kafka.render import searchable
-from dashboard.kafka.tail import TailBudget
-from dashboard.kafka.tail_request import MAX_LAST, TailFilter, page_size, tail_request, timestamp_ms
+from dashboard.kafka.tail.request import MAX_LAST, TailFilter, page_size, tail_request, timestamp_ms
+from dashboard.kafka.tail.session import TailBudget
 
 
 def test_defaults_start_at_the_end_of_every_partition_unfiltered() -> None:

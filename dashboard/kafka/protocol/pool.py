@@ -7,7 +7,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from dashboard.kafka.protocol.wire import Connection
-from dashboard.kafka.requests import requests_count
 
 # Blocking sockets, so a few threads keep requests to different brokers in flight
 # together; requests to one broker share its connection one after the other.
@@ -76,7 +75,6 @@ def request_send(
     high: int | None = None,
 ) -> Future[dict[str, Any]]:
     """Send one request to a broker in the background; the future holds the decoded answer."""
-    requests_count(cluster=cluster, call=name)
     return _executor.submit(_run, cluster, host, port, settings, name, values, timeout, low, high)
 
 

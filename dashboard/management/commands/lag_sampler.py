@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from dashboard.kafka.clusters import clusters_all
-from dashboard.kafka.commits import CommitWatcher
+from dashboard.kafka.client.clients import clusters_all
+from dashboard.kafka.groups.commitlog import CommitWatcher
 from dashboard.lag.conf import sample_interval
 from dashboard.lag.lease import lease_acquire, lease_holder_id, lease_release, lease_state
 from dashboard.lag.sampler import Sampler

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from dashboard.kafka.clusters import client_config, clusters_all
+from dashboard.kafka.client.clients import client_config, clusters_all
 from dashboard.management.signals import sigterm_as_interrupt, wait_forever
 from devtools.demo import DEMO_GROUPS, DEMO_TOPIC, DemoTraffic
 

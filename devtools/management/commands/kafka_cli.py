@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from dashboard.kafka.clusters import cluster_config, clusters_all
+from dashboard.kafka.client.clients import cluster_config, clusters_all
 from devtools.broker import CLI_TOOLS, BrokerStartError, cli_run
 
 

@@ -24,7 +24,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from dashboard.kafka.clusters import client_config, clusters_all, clusters_configure
+from dashboard.kafka.client.clients import client_config, clusters_all, clusters_configure
 from dashboard.kafka.config import ClusterConfig, Clusters, RegistryConfig
 from dashboard.management.signals import sigterm_as_interrupt
 from devtools.broker import BrokerStartError, LocalBroker, default_cluster_port, port_open

@@ -13,7 +13,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from dashboard.kafka.grouplisting import BrokerNode, answer, error_text, send
+from dashboard.kafka.client.brokers import BrokerNode, answer, error_text, send
 
 
 @dataclass(frozen=True)

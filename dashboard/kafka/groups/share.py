@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from dashboard.kafka.grouplisting import (
+from dashboard.kafka.client.brokers import (
     BrokerNode,
     answer,
     brokers_all,
@@ -25,9 +25,6 @@ from dashboard.kafka.grouplisting import (
     state_name,
 )
 from dashboard.kafka.protocol.wire import Unsupported
-
-if TYPE_CHECKING:
-    from dashboard.kafka.offsets import ResetPlan
 
 
 @dataclass(frozen=True)
@@ -236,16 +233,21 @@ def share_group(
     )
 
 
-def share_offsets_alter(*, plan: ResetPlan) -> tuple[tuple[str, int, int, str | None], ...]:
-    """Move a share group's start offsets (AlterShareGroupOffsets); an error per partition."""
-    cluster = plan.cluster
+def share_offsets_alter(
+    *, cluster: str, group: str, offsets: Sequence[tuple[str, int, int]]
+) -> tuple[tuple[str, int, int, str | None], ...]:
+    """Move a share group's start offsets (AlterShareGroupOffsets); an error per partition.
+
+    Takes (topic, partition, new start) rows, not a reset plan: a kind of group knows its
+    requests, the writes side knows plans.
+    """
     nodes = {n.id: n for n in brokers_all(cluster=cluster)}
     found = answer(
         send(
             cluster=cluster,
             node=next(iter(nodes.values())),
             name="FindCoordinator",
-            values={"KeyType": 0, "CoordinatorKeys": [plan.group]},
+            values={"KeyType": 0, "CoordinatorKeys": [group]},
         ),
         cluster=cluster,
     )
@@ -255,10 +257,8 @@ def share_offsets_alter(*, plan: ResetPlan) -> tuple[tuple[str, int, int, str | 
         coordinator["NodeId"], coordinator["Host"], coordinator["Port"]
     )
     by_topic: dict[str, list[dict[str, int]]] = {}
-    for r in plan.rows:
-        by_topic.setdefault(r.topic, []).append(
-            {"PartitionIndex": r.partition, "StartOffset": r.new}
-        )
+    for topic, partition, new in offsets:
+        by_topic.setdefault(topic, []).append({"PartitionIndex": partition, "StartOffset": new})
     try:
         altered = answer(
             send(
@@ -266,14 +266,14 @@ def share_offsets_alter(*, plan: ResetPlan) -> tuple[tuple[str, int, int, str | 
                 node=node,
                 name="AlterShareGroupOffsets",
                 values={
-                    "GroupId": plan.group,
+                    "GroupId": group,
                     "Topics": [{"TopicName": t, "Partitions": ps} for t, ps in by_topic.items()],
                 },
             ),
             cluster=cluster,
         )
     except Unsupported as exc:
-        return tuple((r.topic, r.partition, r.new, str(exc)) for r in plan.rows)
+        return tuple((t, p, new, str(exc)) for t, p, new in offsets)
     group_error = (
         error_text(altered["ErrorCode"], altered["ErrorMessage"]) if altered["ErrorCode"] else None
     )
@@ -283,7 +283,4 @@ def share_offsets_alter(*, plan: ResetPlan) -> tuple[tuple[str, int, int, str | 
         for p in t["Partitions"]
         if p["ErrorCode"]
     }
-    return tuple(
-        (r.topic, r.partition, r.new, group_error or errors.get((r.topic, r.partition)))
-        for r in plan.rows
-    )
+    return tuple((t, p, new, group_error or errors.get((t, p))) for t, p, new in offsets)

@@ -26,9 +26,9 @@ from typing import Any
 
 import orjson
 
-from dashboard.kafka.clusters import cluster_config
+from dashboard.kafka.client.clients import cluster_config
+from dashboard.kafka.client.shared import shared_read
 from dashboard.kafka.config import RegistryConfig
-from dashboard.kafka.shared import shared_read
 
 # A registry lookup may take this long before the record is shown undecoded.
 LOOKUP_TIMEOUT = 3.0

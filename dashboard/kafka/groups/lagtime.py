@@ -15,9 +15,9 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from dashboard.kafka.clusters import call, client_config, connect_timeout_ms
+from dashboard.kafka.client.clients import call, client_config, connect_timeout_ms
+from dashboard.kafka.client.counters import requests_count
 from dashboard.kafka.render import timestamp_type_name
-from dashboard.kafka.requests import requests_count
 
 # Reading one message per partition is cheap, but a page must not wait long:
 # partitions not answered within the budget show no exact value.

@@ -7,15 +7,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
+from dashboard.kafka.client.counters import requests_count
 from dashboard.kafka.config import ClusterConfig, Clusters
 from dashboard.kafka.errors import ClusterNotFound, ClusterUnavailable, InvalidRequest
-from dashboard.kafka.requests import requests_count
 
 T = TypeVar("T")
 
@@ -242,85 +241,6 @@ def groups_listed(*, cluster: str, future: Future[Any] | None = None) -> list[An
     if listed.errors:
         raise translate(KafkaException(listed.errors[0]), cluster=cluster)
     return list(listed.valid)
-
-
-@dataclass(frozen=True)
-class Broker:
-    """A broker of the cluster as its metadata describes it."""
-
-    id: int
-    host: str
-    port: int
-    rack: str | None
-    is_controller: bool
-
-
-@dataclass(frozen=True)
-class ClusterOverview:
-    """What /clusters/<cluster>/ shows: identity, brokers and counts."""
-
-    cluster: str
-    bootstrap_servers: str
-    cluster_id: str | None
-    controller_id: int | None
-    brokers: tuple[Broker, ...]
-    topic_count: int
-    internal_topic_count: int
-    partition_count: int
-    group_count: int
-    read_at: datetime
-
-
-def cluster_overview(*, cluster: str) -> ClusterOverview:
-    """Cluster id, controller, brokers and counts of topics, partitions and groups."""
-    config = cluster_config(cluster=cluster)
-    admin = admin_client(cluster=cluster)
-    timeout_ms = int(request_timeout() * 1000)
-    # Send both admin requests first, then block on metadata, then collect: one round.
-    described = admin.describe_cluster(request_timeout=request_timeout())
-    description = wait(described, cluster=cluster)
-    metadata = call(lambda: admin.list_topics(timeout=timeout_ms / 1000), cluster=cluster)
-    group_count = _groups_counted(cluster=cluster)
-    controller_id = description.controller.id if description.controller else None
-    brokers = tuple(
-        sorted(
-            (
-                Broker(
-                    id=node.id,
-                    host=node.host,
-                    port=node.port,
-                    rack=node.rack or None,
-                    is_controller=node.id == controller_id,
-                )
-                for node in description.nodes
-            ),
-            key=lambda b: b.id,
-        )
-    )
-    internal = sum(1 for name in metadata.topics if name.startswith("__"))
-    return ClusterOverview(
-        cluster=cluster,
-        bootstrap_servers=config.bootstrap_servers,
-        cluster_id=description.cluster_id,
-        controller_id=controller_id,
-        brokers=brokers,
-        topic_count=len(metadata.topics) - internal,
-        internal_topic_count=internal,
-        partition_count=sum(len(t.partitions) for t in metadata.topics.values()),
-        group_count=group_count,
-        read_at=datetime.now(UTC),
-    )
-
-
-def _groups_counted(*, cluster: str) -> int:
-    # Imported here: grouplisting builds on this module (clients, errors, timeouts).
-    from dashboard.kafka.grouplisting import groups_every
-    from dashboard.kafka.protocol.wire import Unsupported
-
-    try:
-        return len(groups_every(cluster=cluster)[0])
-    except Unsupported:
-        return len(groups_listed(cluster=cluster))
 
 
 def admin_clients_forget() -> None:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from confluent_kafka.admin import OffsetSpec
 
-from dashboard.kafka.allgroups import (
+from dashboard.kafka.groups.lag import offsets_known
+from dashboard.kafka.groups.read import (
     GroupRaw,
     Member,
     groups_read,
@@ -15,7 +16,6 @@ from dashboard.kafka.allgroups import (
     raw_state,
     raw_type,
 )
-from dashboard.kafka.groups import offsets_known
 from dashboard.kafka.topics import is_internal, metadata_topics
 
 

@@ -24,26 +24,19 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from dashboard.kafka.clusters import admin_client, groups_listed, request_timeout, translate
-from dashboard.kafka.consumerprotocol import (
+from dashboard.kafka.client.brokers import BrokerNode, answer, send
+from dashboard.kafka.client.clients import admin_client, groups_listed, request_timeout, translate
+from dashboard.kafka.errors import ClusterUnavailable
+from dashboard.kafka.groups.classic import ClassicDescription, classic_parse, classic_send
+from dashboard.kafka.groups.consumer import (
     ConsumerProtocolDescription,
     consumer_protocol_parse,
     consumer_protocol_send,
 )
-from dashboard.kafka.errors import ClusterUnavailable
-from dashboard.kafka.grouplisting import (
-    BrokerNode,
-    ClassicDescription,
-    Listed,
-    answer,
-    classic_describe_send,
-    classic_described,
-    groups_every,
-    send,
-)
+from dashboard.kafka.groups.listing import Listed, groups_every
+from dashboard.kafka.groups.share import ShareDescription, share_parse, share_send
+from dashboard.kafka.groups.streams import StreamsDescription, streams_parse, streams_send
 from dashboard.kafka.protocol.wire import Unsupported
-from dashboard.kafka.sharegroups import ShareDescription, share_parse, share_send
-from dashboard.kafka.streamsgroups import StreamsDescription, streams_parse, streams_send
 
 
 @dataclass(frozen=True)
@@ -323,7 +316,7 @@ def groups_read(
         elif kind == "streams":
             sent[(kind, node_id)] = streams_send(cluster=cluster, node=node, group_ids=ids)
         else:
-            sent[(kind, node_id)] = classic_describe_send(cluster=cluster, node=node, group_ids=ids)
+            sent[(kind, node_id)] = classic_send(cluster=cluster, node=node, group_ids=ids)
     kip848: dict[int, list[str]] = defaultdict(list)
     for g in consumer:
         if g.type == "consumer" and g.coordinator in by_node:
@@ -360,7 +353,7 @@ def groups_read(
         elif kind == "streams":
             parsed_streams = streams_parse(cluster=cluster, described=future)
         else:
-            parsed_classic = classic_described(answer(future, cluster=cluster))
+            parsed_classic = classic_parse(answer(future, cluster=cluster))
         for gid in others[(kind, node_id)]:
             entry = entries[gid]
             committed: dict[tuple[str, int], int] = {}

@@ -30,12 +30,12 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import OffsetSpec
 
-from dashboard.kafka.clusters import call, client_config, connect_timeout_ms, wait
+from dashboard.kafka.client.clients import call, client_config, connect_timeout_ms, wait
 from dashboard.kafka.errors import InvalidRequest, TopicNotFound
 from dashboard.kafka.masking import MaskedMessage, Masker
+from dashboard.kafka.registry.client import DecodedMessage, SchemaDecoder, decoder_for
 from dashboard.kafka.render import DEFAULT_CAP, render_dict, timestamp_type_name
-from dashboard.kafka.schemas import DecodedMessage, SchemaDecoder, decoder_for
-from dashboard.kafka.tail_request import TailRequest
+from dashboard.kafka.tail.request import TailRequest
 from dashboard.kafka.topics import metadata_topics, offsets_send, watermarks_all
 
 # A tail that received nothing for IDLE_PROBE_SECONDS asks the cluster for the topic's

@@ -18,7 +18,10 @@ from typing import Any
 
 from confluent_kafka.admin import OffsetSpec
 
-from dashboard.kafka.allgroups import (
+from dashboard.kafka.client.clients import wait
+from dashboard.kafka.errors import GroupNotFound, InvalidRequest
+from dashboard.kafka.groups.consumer import ConsumerProtocolDescription
+from dashboard.kafka.groups.read import (
     GroupListing,
     GroupRaw,
     Member,
@@ -29,11 +32,8 @@ from dashboard.kafka.allgroups import (
     raw_state,
     raw_type,
 )
-from dashboard.kafka.clusters import wait
-from dashboard.kafka.consumerprotocol import ConsumerProtocolDescription
-from dashboard.kafka.errors import GroupNotFound, InvalidRequest
-from dashboard.kafka.sharegroups import ShareGroup, share_group
-from dashboard.kafka.streamsgroups import StreamsDescription
+from dashboard.kafka.groups.share import ShareGroup, share_group
+from dashboard.kafka.groups.streams import StreamsDescription
 from dashboard.kafka.topics import metadata_topics, offsets_send
 
 # States in which the group's members hold no settled assignment.

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from dashboard.kafka.clusters import client_config, connect_timeout_ms, request_timeout
+from dashboard.kafka.client.clients import client_config, connect_timeout_ms, request_timeout
 
 OFFSETS_TOPIC = "__consumer_offsets"
 _OFFSET_COMMIT_KEY_TYPES = (0, 1)

@@ -1,0 +1,134 @@
+"""Requests we send ourselves (through protocol/), to the brokers librdkafka's metadata names.
+
+One broker type (BrokerNode), the send/answer pair every kind of group uses, and the
+error codes of Kafka's answers turned into our errors: transient ones mean the cluster
+is not answering (503), the others that Kafka refused the request.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from dashboard.kafka.client.clients import (
+    admin_client,
+    call,
+    cluster_config,
+    request_timeout,
+    unavailable,
+)
+from dashboard.kafka.client.counters import requests_count
+from dashboard.kafka.errors import InvalidRequest
+from dashboard.kafka.protocol.messages import ProtocolError
+from dashboard.kafka.protocol.pool import request_send
+from dashboard.kafka.protocol.wire import BrokerError, Unsupported
+
+# Error codes (org.apache.kafka.common.protocol.Errors) that mean "not now".
+TRANSIENT_CODES = {
+    7: "REQUEST_TIMED_OUT",
+    8: "BROKER_NOT_AVAILABLE",
+    13: "NETWORK_EXCEPTION",
+    14: "COORDINATOR_LOAD_IN_PROGRESS",
+    15: "COORDINATOR_NOT_AVAILABLE",
+    16: "NOT_COORDINATOR",
+}
+ERROR_NAMES = {
+    **TRANSIENT_CODES,
+    3: "UNKNOWN_TOPIC_OR_PARTITION",
+    24: "INVALID_GROUP_ID",
+    25: "UNKNOWN_MEMBER_ID",
+    29: "TOPIC_AUTHORIZATION_FAILED",
+    30: "GROUP_AUTHORIZATION_FAILED",
+    35: "UNSUPPORTED_VERSION",
+    42: "INVALID_REQUEST",
+    68: "NON_EMPTY_GROUP",
+    69: "GROUP_ID_NOT_FOUND",
+    100: "UNKNOWN_TOPIC_ID",
+}
+
+
+@dataclass(frozen=True)
+class BrokerNode:
+    """A broker's id and address, for the requests we send ourselves."""
+
+    id: int
+    host: str
+    port: int
+
+
+def state_name(state: str) -> str:
+    """Kafka's state names (PreparingRebalance) in the spelling our JSON has always used."""
+    special = {
+        "PreparingRebalance": "preparing_rebalancing",
+        "CompletingRebalance": "completing_rebalancing",
+    }
+    if state in special:
+        return special[state]
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", state).lower() or "unknown"
+
+
+def error_text(code: int, message: str | None) -> str:
+    """An error code as its Kafka name, with the broker's message when it sent one."""
+    name = ERROR_NAMES.get(code, f"error {code}")
+    return f"{name}: {message}" if message else name
+
+
+def brokers_all(*, cluster: str) -> tuple[BrokerNode, ...]:
+    """Every broker of the cluster, from librdkafka's metadata."""
+    admin = admin_client(cluster=cluster)
+    meta = call(lambda: admin.list_topics(timeout=request_timeout()), cluster=cluster)
+    return tuple(
+        BrokerNode(id=int(b.id), host=str(b.host), port=int(b.port))
+        for b in sorted(meta.brokers.values(), key=lambda b: b.id)
+    )
+
+
+def send(
+    *,
+    cluster: str,
+    node: BrokerNode,
+    name: str,
+    values: dict[str, Any],
+    high: int | None = None,
+) -> Future[Any]:
+    """Send one of our requests to a broker of the cluster; the future holds the answer."""
+    config = cluster_config(cluster=cluster)
+    requests_count(cluster=cluster, call=name)
+    return request_send(
+        cluster=cluster,
+        host=node.host,
+        port=node.port,
+        settings=dict(config.client_config()),
+        name=name,
+        values=values,
+        timeout=request_timeout(),
+        high=high,
+    )
+
+
+def answer(future: Future[Any], *, cluster: str) -> dict[str, Any]:
+    """Wait for one of our requests; a broker that does not answer is ClusterUnavailable."""
+    try:
+        result: dict[str, Any] = future.result(timeout=request_timeout() + 0.5)
+        return result
+    except Unsupported:
+        raise
+    except (OSError, TimeoutError, ConnectionError) as exc:
+        raise unavailable(cluster=cluster, detail=str(exc) or "no answer in time") from None
+    except BrokerError as exc:
+        if exc.code in TRANSIENT_CODES:
+            raise unavailable(cluster=cluster, detail=str(exc)) from None
+        raise InvalidRequest(f"Kafka refused the request: {exc}") from None
+    except ProtocolError as exc:
+        raise unavailable(cluster=cluster, detail=f"unexpected answer: {exc}") from None
+
+
+def check(code: int, message: str | None, *, cluster: str) -> None:
+    """Raise our error for a non-zero error code in an answer."""
+    if code == 0:
+        return
+    if code in TRANSIENT_CODES:
+        raise unavailable(cluster=cluster, detail=error_text(code, message))
+    raise InvalidRequest(f"Kafka refused the request: {error_text(code, message)}")
