@@ -18,7 +18,7 @@ from dashboard.browse.selectors import (
     topics_view,
 )
 from dashboard.kafka.errors import RegistryNotFound
-from dashboard.kafka.registry.client import (
+from dashboard.kafka.registry.subjects import (
     SubjectView,
     subject_topic,
     subject_view,

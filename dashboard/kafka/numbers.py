@@ -9,6 +9,7 @@ interpreter's own limit: a 500). Kafka's numbers are 64-bit, so nothing longer t
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from dashboard.kafka.errors import InvalidRequest
@@ -51,3 +52,24 @@ def whole_number(
     if maximum is not None and number > maximum:
         raise InvalidRequest(f"{name} may be at most {maximum:,}.")
     return number
+
+
+def timestamp_ms(value: Any) -> int:
+    """Milliseconds since the epoch from a number or an ISO 8601 date-time."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidRequest("timestamp must be a finite number of milliseconds.")
+        return whole_number(int(value), "timestamp")
+    text = str(value).strip()[:100]
+    if text.isascii() and text.lstrip("-").isdigit():
+        return whole_number(text, "timestamp")
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(
+            f"timestamp {text[:40]!r} is neither milliseconds since the epoch nor an ISO 8601 "
+            "date-time such as 2026-11-24T16:00:00Z."
+        ) from None
+    if parsed.tzinfo is None:
+        raise InvalidRequest("timestamp needs a time zone, e.g. 2026-11-24T16:00:00Z.")
+    return int(parsed.timestamp() * 1000)

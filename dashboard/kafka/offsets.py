@@ -20,7 +20,7 @@ from confluent_kafka.admin import OffsetSpec
 
 from dashboard.kafka.client.clients import admin_client, request_timeout, wait
 from dashboard.kafka.errors import GroupNotEmpty, GroupNotFound, InvalidRequest, TopicNotFound
-from dashboard.kafka.groups.lag import group_detail
+from dashboard.kafka.groups.lag import Group, group_detail
 from dashboard.kafka.groups.share import ShareGroup, share_offsets_alter
 from dashboard.kafka.topics import metadata_topics, offsets_send, watermarks_all
 
@@ -208,21 +208,14 @@ def _committed(cluster: str, group: str) -> dict[Key, int]:
     }
 
 
-def reset_plan(
+def _request_check(
     *,
     cluster: str,
-    group: str,
     request: ResetRequest,
-    visible_topic: Callable[[str], bool] | None = None,
-    visible_group: Callable[[str], bool] | None = None,
-) -> ResetPlan:
-    """Preview a reset: refused for a group with members; every partition's new offset.
-
-    With visible_topic, partitions of other topics are neither shown nor moved, and a
-    hidden topic answers exactly as a missing one. With visible_group, a copy's source
-    group must be visible (else GroupNotFound, as if it did not exist): checked here,
-    before anything is read, so no caller can forget it.
-    """
+    visible_topic: Callable[[str], bool] | None,
+    visible_group: Callable[[str], bool] | None,
+) -> None:
+    """What can be refused before Kafka is asked: the strategy, its arguments, and scope."""
     if request.strategy not in STRATEGIES:
         raise InvalidRequest(f"strategy must be one of {', '.join(STRATEGIES)}.")
     if request.strategy == "copy":
@@ -232,15 +225,24 @@ def reset_plan(
             raise GroupNotFound(cluster=cluster, group=request.source_group)
     if visible_topic is not None and request.topic and not visible_topic(request.topic):
         raise TopicNotFound(cluster=cluster, topic=request.topic)
-    detail = group_detail(cluster=cluster, group=group)
+    if request.strategy == "offset" and request.offset is None:
+        raise InvalidRequest("Give the offset to reset to.")
+    if request.strategy == "shift" and request.shift is None:
+        raise InvalidRequest("Give the number of messages to shift by (negative: back).")
+    if request.strategy == "timestamp" and request.timestamp_ms is None:
+        raise InvalidRequest("Give the time to reset to.")
+
+
+def _resettable(detail: Group | ShareGroup, request: ResetRequest) -> dict[Key, int]:
+    """The group's current positions; refused for a live group (Kafka cannot move them)."""
     if isinstance(detail, ShareGroup) and request.strategy == "copy":
         raise InvalidRequest("A share group's start offsets cannot be copied from another group.")
     if detail.state not in RESETTABLE_STATES or detail.members:
         members = ", ".join(f"{m.client_id} ({m.host})" for m in detail.members) or "none listed"
         raise GroupNotEmpty(
-            f"Group {group!r} is {detail.state} with {len(detail.members)} active member(s): "
-            f"{members}. Kafka cannot move the offsets of a live group (the members would "
-            "overwrite them with their next commit); stop its consumers first."
+            f"Group {detail.group!r} is {detail.state} with {len(detail.members)} active "
+            f"member(s): {members}. Kafka cannot move the offsets of a live group (the members "
+            "would overwrite them with their next commit); stop its consumers first."
         )
     # A share group has no committed offsets: its share-partitions' start offsets play
     # that part (where delivery resumes), and a reset moves them (KIP-932).
@@ -249,7 +251,17 @@ def reset_plan(
         if isinstance(detail, ShareGroup)
         else {(p.topic, p.partition): p.committed_offset for p in detail.partitions}
     )
-    committed = {k: v for k, v in current.items() if v is not None}
+    return {k: v for k, v in current.items() if v is not None}
+
+
+def _scope_keys(
+    *,
+    cluster: str,
+    request: ResetRequest,
+    committed: dict[Key, int],
+    visible_topic: Callable[[str], bool] | None,
+) -> set[Key]:
+    """The partitions the reset is about (a hidden topic answers as a missing one)."""
     topics = metadata_topics(cluster=cluster)
     if request.partitions:
         keys = set(request.partitions)
@@ -268,19 +280,51 @@ def reset_plan(
         names = {t for t, _ in committed}
         keys = {(t, p) for t in names if t in topics for p in topics[t].partitions}
     if visible_topic is not None:
-        if request.topic and not visible_topic(request.topic):
-            raise TopicNotFound(cluster=cluster, topic=request.topic)
         keys = {k for k in keys if visible_topic(k[0])}
     if not keys:
         raise InvalidRequest(
             "Nothing to reset: the group has no committed offsets; choose a topic."
         )
-    if request.strategy == "offset" and request.offset is None:
-        raise InvalidRequest("Give the offset to reset to.")
-    if request.strategy == "shift" and request.shift is None:
-        raise InvalidRequest("Give the number of messages to shift by (negative: back).")
-    if request.strategy == "timestamp" and request.timestamp_ms is None:
-        raise InvalidRequest("Give the time to reset to.")
+    return keys
+
+
+def _share_rows(
+    detail: ShareGroup, rows: tuple[ResetRow, ...], notes: tuple[str, ...]
+) -> tuple[tuple[ResetRow, ...], tuple[str, ...]]:
+    # The broker's lag, not end - start: records past the start offset may be done.
+    lags = {(p.topic, p.partition): p.lag for p in detail.partitions}
+    rows = tuple(dataclasses.replace(r, lag_before=lags.get((r.topic, r.partition))) for r in rows)
+    return rows, (
+        *notes,
+        "A share group keeps no record of which records past a start offset were "
+        "acknowledged once it is moved: from the new start offset on, every record is "
+        "delivered again, and an undo restores the start offsets only.",
+    )
+
+
+def reset_plan(
+    *,
+    cluster: str,
+    group: str,
+    request: ResetRequest,
+    visible_topic: Callable[[str], bool] | None = None,
+    visible_group: Callable[[str], bool] | None = None,
+) -> ResetPlan:
+    """Preview a reset: refused for a group with members; every partition's new offset.
+
+    With visible_topic, partitions of other topics are neither shown nor moved, and a
+    hidden topic answers exactly as a missing one. With visible_group, a copy's source
+    group must be visible (else GroupNotFound, as if it did not exist): checked here,
+    before anything is read, so no caller can forget it.
+    """
+    _request_check(
+        cluster=cluster, request=request, visible_topic=visible_topic, visible_group=visible_group
+    )
+    detail = group_detail(cluster=cluster, group=group)
+    committed = _resettable(detail, request)
+    keys = _scope_keys(
+        cluster=cluster, request=request, committed=committed, visible_topic=visible_topic
+    )
     marks = {
         k: (w.low, w.high) for k, w in watermarks_all(cluster=cluster, partitions=keys).items()
     }
@@ -294,27 +338,12 @@ def reset_plan(
     if request.strategy == "copy" and request.source_group:
         source = _committed(cluster, request.source_group)
     rows, notes = reset_rows(
-        request=request,
-        keys=keys,
-        current=committed,
-        marks=marks,
-        by_time=by_time,
-        source=source,
+        request=request, keys=keys, current=committed, marks=marks, by_time=by_time, source=source
     )
     if not rows:
         raise InvalidRequest("Nothing to reset. " + " ".join(notes))
     if isinstance(detail, ShareGroup):
-        # The broker's lag, not end - start: records past the start offset may be done.
-        lags = {(p.topic, p.partition): p.lag for p in detail.partitions}
-        rows = tuple(
-            dataclasses.replace(r, lag_before=lags.get((r.topic, r.partition))) for r in rows
-        )
-        notes = (
-            *notes,
-            "A share group keeps no record of which records past a start offset were "
-            "acknowledged once it is moved: from the new start offset on, every record is "
-            "delivered again, and an undo restores the start offsets only.",
-        )
+        rows, notes = _share_rows(detail, rows, notes)
     return ResetPlan(
         cluster=cluster,
         group=group,

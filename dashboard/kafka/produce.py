@@ -137,6 +137,21 @@ def produce_check(target: ProduceTarget, messages: Sequence[OutMessage]) -> None
             )
 
 
+def _reporter(reports: dict[int, Delivery], index: int, msg_in: OutMessage) -> Any:
+    """The delivery callback of message `index`: its report into `reports`."""
+
+    def report(err: Any, msg: Any) -> None:
+        key = None if msg_in.key is None else msg_in.key.decode("utf-8", "replace")[:200]
+        if err is not None:
+            reports[index] = Delivery(msg_in.line, key, None, None, None, err.str())
+        else:
+            reports[index] = Delivery(
+                msg_in.line, key, msg.partition(), msg.offset(), msg.timestamp()[1], None
+            )
+
+    return report
+
+
 def produce_messages(
     *,
     cluster: str,
@@ -167,25 +182,12 @@ def produce_messages(
         )
     )
     reports: dict[int, Delivery] = {}
-
-    def reporter(index: int, msg_in: OutMessage) -> Any:
-        def report(err: Any, msg: Any) -> None:
-            key = None if msg_in.key is None else msg_in.key.decode("utf-8", "replace")[:200]
-            if err is not None:
-                reports[index] = Delivery(msg_in.line, key, None, None, None, err.str())
-            else:
-                reports[index] = Delivery(
-                    msg_in.line, key, msg.partition(), msg.offset(), msg.timestamp()[1], None
-                )
-
-        return report
-
     for index, msg in enumerate(messages):
         kwargs: dict[str, Any] = {
             "key": msg.key,
             "value": msg.value,
             "headers": list(msg.headers) or None,
-            "on_delivery": reporter(index, msg),
+            "on_delivery": _reporter(reports, index, msg),
         }
         if msg.partition is not None:
             kwargs["partition"] = msg.partition
@@ -201,13 +203,11 @@ def produce_messages(
                 break
         producer.poll(0)
     producer.flush(timeout + 5)
-    deliveries = []
-    for index, msg in enumerate(messages):
-        report = reports.get(index)
-        if report is None:
-            # Not confirmed in time: it may or may not have been written. Say so.
-            report = Delivery(msg.line, None, None, None, None, "no delivery report in time")
-        deliveries.append(report)
+    deliveries = [
+        # Not confirmed in time: it may or may not have been written. Say so.
+        reports.get(i) or Delivery(msg.line, None, None, None, None, "no delivery report in time")
+        for i, msg in enumerate(messages)
+    ]
     per_partition: dict[int, int] = {}
     for d in deliveries:
         if d.error is None and d.partition is not None:

@@ -13,6 +13,7 @@ from confluent_kafka import TopicPartition
 from confluent_kafka.admin import ConfigResource, ConfigSource, OffsetSpec
 
 from dashboard.kafka.client.clients import admin_client, call, request_timeout, wait
+from dashboard.kafka.client.failures import UNKNOWN_TOPIC_OR_PARTITION
 from dashboard.kafka.errors import InvalidRequest, TopicNotFound
 
 # Kafka's rule for topic names (org.apache.kafka.common.internals.Topic).
@@ -221,7 +222,7 @@ def topic_detail(*, cluster: str, topic: str) -> Topic:
     )
     topics = call(lambda: admin.list_topics(topic=topic, timeout=timeout), cluster=cluster).topics
     meta = topics.get(topic)
-    if meta is None or (meta.error is not None and meta.error.code() == 3):  # UNKNOWN_TOPIC
+    if meta is None or (meta.error is not None and meta.error.code() == UNKNOWN_TOPIC_OR_PARTITION):
         for f in configs_future.values():
             f.cancel()
         raise TopicNotFound(cluster=cluster, topic=topic)
@@ -280,6 +281,6 @@ def topic_partition_ids(*, cluster: str, topic: str) -> tuple[int, ...]:
         lambda: admin.list_topics(topic=topic, timeout=request_timeout()), cluster=cluster
     ).topics
     meta = topics.get(topic)
-    if meta is None or (meta.error is not None and meta.error.code() == 3):
+    if meta is None or (meta.error is not None and meta.error.code() == UNKNOWN_TOPIC_OR_PARTITION):
         raise TopicNotFound(cluster=cluster, topic=topic)
     return tuple(sorted(meta.partitions))

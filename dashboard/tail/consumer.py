@@ -15,9 +15,9 @@ from django.conf import settings
 from dashboard.access.policy import scope_of, topic_check
 from dashboard.kafka.errors import KafkaViewError, TooManyTails
 from dashboard.kafka.tail.request import page_size, tail_request
-from dashboard.kafka.tail.session import TailBudget, TailSession, batch_frame, tail_plan
+from dashboard.kafka.tail.session import TailBudget, TailSession, tail_plan
+from dashboard.tail.frames import batch_frame, done_frame, hello_frame, started_frame, stats_frame
 from dashboard.web.errors import Problem, problem_of
-from dashboard.web.jsonutil import to_json
 from dashboard.writes.services import read_finish, read_start
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ class TailConsumer(LoginRequiredJsonConsumer):
         if not await self.recheck():
             return
         self.rechecker = asyncio.create_task(self.recheck_loop())
-        await self.send_json({"type": "hello", "cluster": self.cluster, "topic": self.topic})
+        await self.send_json(hello_frame(cluster=self.cluster, topic=self.topic))
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict):
@@ -297,16 +297,7 @@ class TailConsumer(LoginRequiredJsonConsumer):
             log.exception("could not record the read of %s on %s", self.topic, self.cluster)
         self.release(upto=self.seq)
         self.seq = self.acked = 0
-        await self.send_json(
-            {
-                "type": "started",
-                "topic": self.topic,
-                "start": request.start,
-                "partitions": to_json(starts),
-                "filter": to_json(request.filter),
-                "limit": request.limit,
-            }
-        )
+        await self.send_json(started_frame(topic=self.topic, request=request, starts=starts))
         self.sender = asyncio.create_task(self.send_loop(session))
 
     async def send_loop(self, session: TailSession) -> None:
@@ -361,15 +352,7 @@ class TailConsumer(LoginRequiredJsonConsumer):
             if reason is not None:
                 # A search ends by itself once its range is scanned and its matches sent.
                 await self.send_stats()
-                await self.send_json(
-                    {
-                        "type": "done",
-                        "reason": reason,
-                        "scanned": session.stats.consumed,
-                        "matched": session.stats.matched,
-                        "progress": session.progress(),
-                    }
-                )
+                await self.send_json(done_frame(session, reason))
                 return
 
     async def send_drained(self, session: TailSession) -> bool:
@@ -414,33 +397,7 @@ class TailConsumer(LoginRequiredJsonConsumer):
         session = self.session
         if session is None:
             return
-        stats = session.stats
-        behind = session.behind()
-        await self.send_json(
-            {
-                "type": "stats",
-                "state": stats.state,
-                "consumed": stats.consumed,
-                "matched": stats.matched,
-                "delivered": stats.delivered,
-                "dropped": stats.dropped,
-                "buffered": session.buffered(),
-                "error": stats.error,
-                # New in the lossless tail: the server holds (stops fetching) instead of
-                # dropping, and says how far the reader is behind the log end.
-                "held": stats.held,
-                "progress": session.progress() if session.search else None,
-                "allowance": session.allowance,
-                "behind": {
-                    "messages": behind.messages,
-                    "seconds": behind.seconds,
-                    "partitions": [
-                        {"partition": p, "next_offset": n, "high": h, "behind": b}
-                        for p, n, h, b in behind.partitions
-                    ],
-                },
-            }
-        )
+        await self.send_json(stats_frame(session))
 
     def slot_free(self) -> None:
         if self.slot_user is not None:

@@ -11,11 +11,10 @@ from typing import Any
 from django import forms
 
 from dashboard.kafka.errors import InvalidRequest
-from dashboard.kafka.numbers import whole_number, whole_number_or_none
+from dashboard.kafka.numbers import timestamp_ms, whole_number, whole_number_or_none
 from dashboard.kafka.offsets import STRATEGIES, ResetRequest
 from dashboard.kafka.partitioner import PARTITIONERS
 from dashboard.kafka.produce import OutMessage
-from dashboard.kafka.tail.request import timestamp_ms
 
 MAX_BULK_LINES = 10_000
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -67,7 +66,9 @@ def schema_encoder(
     With only_topic (a scoped user), the subject must be one of that topic's own: checked
     before the registry is asked, so the answer says nothing of other subjects.
     """
-    from dashboard.kafka.registry.client import SchemaProblem, decoder_for, subject_allowed
+    from dashboard.kafka.registry.client import decoder_for
+    from dashboard.kafka.registry.framing import SchemaProblem
+    from dashboard.kafka.registry.subjects import subject_allowed
 
     decoder = decoder_for(cluster)
     if decoder is None:

@@ -20,33 +20,11 @@ from dashboard.kafka.client.clients import (
     unavailable,
 )
 from dashboard.kafka.client.counters import requests_count
+from dashboard.kafka.client.failures import ERROR_NAMES, TRANSIENT_CODES
 from dashboard.kafka.errors import InvalidRequest
 from dashboard.kafka.protocol.messages import ProtocolError
 from dashboard.kafka.protocol.pool import request_send
 from dashboard.kafka.protocol.wire import BrokerError, Unsupported
-
-# Error codes (org.apache.kafka.common.protocol.Errors) that mean "not now".
-TRANSIENT_CODES = {
-    7: "REQUEST_TIMED_OUT",
-    8: "BROKER_NOT_AVAILABLE",
-    13: "NETWORK_EXCEPTION",
-    14: "COORDINATOR_LOAD_IN_PROGRESS",
-    15: "COORDINATOR_NOT_AVAILABLE",
-    16: "NOT_COORDINATOR",
-}
-ERROR_NAMES = {
-    **TRANSIENT_CODES,
-    3: "UNKNOWN_TOPIC_OR_PARTITION",
-    24: "INVALID_GROUP_ID",
-    25: "UNKNOWN_MEMBER_ID",
-    29: "TOPIC_AUTHORIZATION_FAILED",
-    30: "GROUP_AUTHORIZATION_FAILED",
-    35: "UNSUPPORTED_VERSION",
-    42: "INVALID_REQUEST",
-    68: "NON_EMPTY_GROUP",
-    69: "GROUP_ID_NOT_FOUND",
-    100: "UNKNOWN_TOPIC_ID",
-}
 
 
 @dataclass(frozen=True)

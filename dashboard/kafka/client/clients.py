@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -13,30 +14,11 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from dashboard.kafka.client.counters import requests_count
+from dashboard.kafka.client.failures import LIBRDKAFKA_UNAVAILABLE
 from dashboard.kafka.config import ClusterConfig, Clusters
 from dashboard.kafka.errors import ClusterNotFound, ClusterUnavailable, InvalidRequest
 
 T = TypeVar("T")
-
-# Error codes that mean "the cluster is not answering", not "your request is wrong".
-_UNAVAILABLE_CODES = {
-    KafkaError._TRANSPORT,
-    KafkaError._TIMED_OUT,
-    KafkaError._ALL_BROKERS_DOWN,
-    KafkaError._RESOLVE,
-    KafkaError._DESTROY,
-    KafkaError.REQUEST_TIMED_OUT,
-    KafkaError.NETWORK_EXCEPTION,
-    KafkaError.BROKER_NOT_AVAILABLE,
-    KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.NOT_COORDINATOR,
-    KafkaError.COORDINATOR_NOT_AVAILABLE,
-    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-    # librdkafka's "Failed to query partition leaders: No leaders found": while a broker
-    # recovers or a leader is being elected, not a bad request.
-    KafkaError._NOENT,
-    KafkaError.NOT_LEADER_FOR_PARTITION,
-}
 
 _admins: dict[tuple[str, float, tuple[tuple[str, str], ...]], AdminClient] = {}
 _admins_lock = threading.Lock()
@@ -168,6 +150,27 @@ def client_config(*, cluster: str, **extra: object) -> dict[str, Any]:
     return {**cluster_config(cluster=cluster).client_config(), **extra}
 
 
+def consumer_config(*, cluster: str, purpose: str, **extra: object) -> dict[str, Any]:
+    """The settings of one of our own consumers (the tail, the commit reader, lag time).
+
+    Written once: a group id of its own (`kafkaview-<purpose>-<uuid>`) that is never
+    joined (we assign partitions) and never committed to, so our readers are invisible
+    to consumer-group tooling; a connect timeout; librdkafka's log at errors only.
+    """
+    return client_config(
+        cluster=cluster,
+        **{
+            "group.id": f"kafkaview-{purpose}-{uuid.uuid4().hex}",
+            "client.id": f"kafkaview-{purpose}",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "socket.connection.setup.timeout.ms": connect_timeout_ms(),
+            "log_level": 3,
+            **extra,
+        },
+    )
+
+
 def admin_retire(*, cluster: str, now: float | None = None) -> bool:
     """Replace the cluster's cached admin client after a failure (rate-limited); True if done."""
     now = time.monotonic() if now is None else now
@@ -195,7 +198,7 @@ def unavailable(*, cluster: str, detail: str) -> ClusterUnavailable:
 def is_transient(error: KafkaError) -> bool:
     """Whether a Kafka error means "not now" (down, electing, recovering), not "never"."""
     # Not error.retriable(): Kafka counts an unknown topic as retriable, and that is a 404.
-    return error.code() in _UNAVAILABLE_CODES
+    return error.code() in LIBRDKAFKA_UNAVAILABLE
 
 
 def translate(exc: BaseException, *, cluster: str) -> Exception:

@@ -16,13 +16,15 @@ from __future__ import annotations
 import struct
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from dashboard.kafka.client.clients import client_config, connect_timeout_ms, request_timeout
+from dashboard.kafka.client.clients import (
+    consumer_config,
+    request_timeout,
+)
 
 OFFSETS_TOPIC = "__consumer_offsets"
 _OFFSET_COMMIT_KEY_TYPES = (0, 1)
@@ -159,22 +161,17 @@ class CommitWatcher:
 
     def _run(self) -> None:
         consumer = Consumer(
-            client_config(
+            consumer_config(
                 cluster=self.cluster,
+                purpose="commits",
                 **{
-                    "group.id": f"kafkaview-commits-{uuid.uuid4().hex}",
-                    "client.id": "kafkaview-commits",
-                    "enable.auto.commit": False,
-                    "enable.auto.offset.store": False,
                     # Commits inside a transaction count only once it commits.
                     "isolation.level": "read_committed",
                     "fetch.wait.max.ms": 200,
                     # End-of-partition events tell when the existing commits are all read.
                     "enable.partition.eof": True,
                     "queued.max.messages.kbytes": 8192,
-                    "socket.connection.setup.timeout.ms": connect_timeout_ms(),
                     "error_cb": self._error,
-                    "log_level": 3,
                 },
             )
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -15,7 +14,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from dashboard.kafka.client.clients import call, client_config, connect_timeout_ms
+from dashboard.kafka.client.clients import call, consumer_config
 from dashboard.kafka.client.counters import requests_count
 from dashboard.kafka.render import timestamp_type_name
 
@@ -47,21 +46,16 @@ def message_times(
     # A consumer assigned to each lagging partition: a Fetch per partition's leader.
     requests_count(cluster=cluster, call="Fetch", n=len(wanted))
     consumer = Consumer(
-        client_config(
+        consumer_config(
             cluster=cluster,
+            purpose="lagtime",
             **{
-                "group.id": f"kafkaview-lagtime-{uuid.uuid4().hex}",
-                "client.id": "kafkaview-lagtime",
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
                 # When retention removed the committed offset, the next message is the oldest.
                 "auto.offset.reset": "earliest",
                 "enable.partition.eof": True,
                 "fetch.wait.max.ms": 50,
                 # One message is needed per partition: keep every fetch small.
                 "max.partition.fetch.bytes": 65536,
-                "socket.connection.setup.timeout.ms": connect_timeout_ms(),
-                "log_level": 3,
             },
         )
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
@@ -26,6 +26,7 @@ from confluent_kafka import (
 
 from dashboard.kafka.client.brokers import BrokerNode, answer, send
 from dashboard.kafka.client.clients import admin_client, groups_listed, request_timeout, translate
+from dashboard.kafka.client.failures import COORDINATOR_MOVING
 from dashboard.kafka.errors import ClusterUnavailable
 from dashboard.kafka.groups.classic import ClassicDescription, classic_parse, classic_send
 from dashboard.kafka.groups.consumer import (
@@ -107,8 +108,6 @@ def _result_or_error(future: Future[Any], *, cluster: str) -> tuple[Any | None, 
 # instead of one per group. v10 names topics by id; v8-9 by name, as we have them.
 FETCH_GROUPS_PER_REQUEST = 500
 OFFSET_FETCH_HIGH = 9
-# The group's coordinator moved or is still loading: librdkafka finds it and retries.
-_ASK_LIBRDKAFKA = frozenset({14, 15, 16})  # COORDINATOR_LOAD_IN_PROGRESS, _NOT_AVAILABLE, NOT_
 
 
 def committed_send(
@@ -174,7 +173,7 @@ def _fetched(cluster: str, futures: dict[str, Future[Any]], sent: Future[Any]) -
     for g, future in futures.items():
         part = answered.get(g)
         code = part["ErrorCode"] if part is not None else 16
-        if part is None or code in _ASK_LIBRDKAFKA:
+        if part is None or code in COORDINATOR_MOVING:
             _chain(_fetch_one(cluster=cluster, group=g), future)
         elif code != 0:
             future.set_exception(KafkaException(KafkaError(code)))
@@ -288,43 +287,116 @@ def _listing(*, cluster: str) -> tuple[list[Listed], tuple[BrokerNode, ...], str
         return fallback, (), notice
 
 
+@dataclass(frozen=True)
+class Kind:
+    """A kind of group we describe ourselves: how to ask its coordinator, how to read the
+    answer, and the GroupRaw field its description goes in. Adding a kind: a module with
+    `<kind>_send` / `<kind>_parse` and a line in KINDS."""
+
+    send: Callable[..., Any]
+    parse: Callable[[str, Any], dict[str, Any]]
+    field: str
+
+
+KINDS: dict[str, Kind] = {
+    "share": Kind(
+        send=share_send,
+        parse=lambda cluster, sent: share_parse(
+            cluster=cluster, described=sent[0], offsets=sent[1]
+        ),
+        field="share",
+    ),
+    "streams": Kind(
+        send=streams_send,
+        parse=lambda cluster, sent: streams_parse(cluster=cluster, described=sent),
+        field="streams",
+    ),
+    # Connect and any other classic protocol type: DescribeGroups.
+    "classic": Kind(
+        send=classic_send,
+        parse=lambda cluster, sent: classic_parse(answer(sent, cluster=cluster)),
+        field="classic",
+    ),
+}
+
+
+def _kind_of(entry: Listed) -> str:
+    return entry.type if entry.type in KINDS else "classic"
+
+
+def _other_raw(
+    *, cluster: str, entry: Listed, node_id: int, kind: str, found: Any, fetched: Any
+) -> GroupRaw:
+    """One group of a kind we describe ourselves, with its committed offsets (if any)."""
+    committed: dict[tuple[str, int], int] = {}
+    error = None
+    if fetched is not None:
+        result, error = _result_or_error(fetched, cluster=cluster)
+        committed = committed_parse(result)
+    if found is None:
+        error = error or "the coordinator did not describe this group"
+    return GroupRaw(
+        group=entry.group,
+        description=None,
+        committed=committed,
+        listing_state=entry.state,
+        listing_type=entry.type,
+        coordinator=node_id,
+        error=(found.error if found is not None else None) or error,
+        **{KINDS[kind].field: found},
+    )
+
+
+def _epochs_send(
+    *, cluster: str, consumer: list[Listed], by_node: Mapping[int, BrokerNode]
+) -> list[Future[Any]]:
+    """ConsumerGroupDescribe for the KIP-848 groups, one request per coordinator."""
+    kip848: dict[int, list[str]] = defaultdict(list)
+    for g in consumer:
+        if g.type == "consumer" and g.coordinator in by_node:
+            kip848[g.coordinator].append(g.group)
+    return [
+        consumer_protocol_send(cluster=cluster, node=by_node[node_id], group_ids=ids)
+        for node_id, ids in kip848.items()
+    ]
+
+
+def _epochs_added(*, cluster: str, raws: list[GroupRaw], sent: list[Future[Any]]) -> list[GroupRaw]:
+    epochs: dict[str, ConsumerProtocolDescription] = {}
+    for future in sent:
+        epochs.update(consumer_protocol_parse(cluster=cluster, described=future))
+    return [
+        dataclasses.replace(raw, consumer_protocol=epochs[raw.group])
+        if raw.group in epochs
+        else raw
+        for raw in raws
+    ]
+
+
 def groups_read(
     *, cluster: str, only: Sequence[str] | None = None, listing: GroupListing | None = None
 ) -> GroupsRead:
     """Every group (or the named ones) of every type: listings, describes and offsets."""
     if listing is None:
         listing = groups_listing(cluster=cluster)
-    listed, nodes, notice = list(listing.groups), listing.nodes, listing.notice
+    listed = list(listing.groups)
     if only is not None:
         wanted = set(only)
         listed = [g for g in listed if g.group in wanted]
-    by_node = {n.id: n for n in nodes}
+    by_node = {n.id: n for n in listing.nodes}
     consumer = [g for g in listed if g.type in CONSUMER_TYPES or g.coordinator not in by_node]
     # A set: "in" on the list compared whole rows, 2,000 x 2,000 of them (py-spy, bench/big.py).
     is_consumer = {g.group for g in consumer}
     others: dict[tuple[str, int], list[str]] = defaultdict(list)
     for g in listed:
         if g.group not in is_consumer:
-            kind = g.type if g.type in {"share", "streams"} else "classic"
-            others[(kind, g.coordinator)].append(g.group)
+            others[(_kind_of(g), g.coordinator)].append(g.group)
     # Send everything first: our requests run on their own threads meanwhile.
-    sent: dict[tuple[str, int], Any] = {}
-    for (kind, node_id), ids in others.items():
-        node = by_node[node_id]
-        if kind == "share":
-            sent[(kind, node_id)] = share_send(cluster=cluster, node=node, group_ids=ids)
-        elif kind == "streams":
-            sent[(kind, node_id)] = streams_send(cluster=cluster, node=node, group_ids=ids)
-        else:
-            sent[(kind, node_id)] = classic_send(cluster=cluster, node=node, group_ids=ids)
-    kip848: dict[int, list[str]] = defaultdict(list)
-    for g in consumer:
-        if g.type == "consumer" and g.coordinator in by_node:
-            kip848[g.coordinator].append(g.group)
-    epochs_sent = {
-        node_id: consumer_protocol_send(cluster=cluster, node=by_node[node_id], group_ids=ids)
-        for node_id, ids in kip848.items()
+    sent = {
+        (kind, node_id): KINDS[kind].send(cluster=cluster, node=by_node[node_id], group_ids=ids)
+        for (kind, node_id), ids in others.items()
     }
+    epochs_sent = _epochs_send(cluster=cluster, consumer=consumer, by_node=by_node)
     # One OffsetFetch per coordinator for every group with offsets (share groups have
     # start offsets instead), consumer groups and the others alike.
     coordinators = {g.group: by_node[g.coordinator] for g in listed if g.coordinator in by_node}
@@ -335,54 +407,22 @@ def groups_read(
     )
     entries = {g.group: g for g in listed}
     raws = groups_raw(cluster=cluster, group_ids=consumer_ids, listing=entries, offsets=fetches)
-    epochs: dict[str, ConsumerProtocolDescription] = {}
-    for future in epochs_sent.values():
-        epochs.update(consumer_protocol_parse(cluster=cluster, described=future))
-    raws = [
-        dataclasses.replace(raw, consumer_protocol=epochs[raw.group])
-        if raw.group in epochs
-        else raw
-        for raw in raws
-    ]
+    raws = _epochs_added(cluster=cluster, raws=raws, sent=epochs_sent)
     for (kind, node_id), future in sent.items():
-        parsed_share: dict[str, ShareDescription] = {}
-        parsed_streams: dict[str, StreamsDescription] = {}
-        parsed_classic: dict[str, ClassicDescription] = {}
-        if kind == "share":
-            parsed_share = share_parse(cluster=cluster, described=future[0], offsets=future[1])
-        elif kind == "streams":
-            parsed_streams = streams_parse(cluster=cluster, described=future)
-        else:
-            parsed_classic = classic_parse(answer(future, cluster=cluster))
-        for gid in others[(kind, node_id)]:
-            entry = entries[gid]
-            committed: dict[tuple[str, int], int] = {}
-            error = None
-            if gid in fetches:
-                fetched, error = _result_or_error(fetches[gid], cluster=cluster)
-                committed = committed_parse(fetched)
-            share = parsed_share.get(gid) if kind == "share" else None
-            streams = parsed_streams.get(gid) if kind == "streams" else None
-            classic = parsed_classic.get(gid) if kind == "classic" else None
-            found = share or streams or classic
-            if found is None:
-                error = error or "the coordinator did not describe this group"
-            raws.append(
-                GroupRaw(
-                    group=gid,
-                    description=None,
-                    committed=committed,
-                    listing_state=entry.state,
-                    listing_type=entry.type,
-                    coordinator=node_id,
-                    share=share,
-                    streams=streams,
-                    classic=classic,
-                    error=(found.error if found is not None else None) or error,
-                )
+        parsed = KINDS[kind].parse(cluster, future)
+        raws.extend(
+            _other_raw(
+                cluster=cluster,
+                entry=entries[gid],
+                node_id=node_id,
+                kind=kind,
+                found=parsed.get(gid),
+                fetched=fetches.get(gid),
             )
+            for gid in others[(kind, node_id)]
+        )
     raws.sort(key=lambda r: r.group)
-    return GroupsRead(raws=raws, notice=notice, nodes=nodes)
+    return GroupsRead(raws=raws, notice=listing.notice, nodes=listing.nodes)
 
 
 def raw_members(raw: GroupRaw) -> tuple[Member, ...]:

@@ -15,7 +15,6 @@ import contextlib
 import json
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,12 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import OffsetSpec
 
-from dashboard.kafka.client.clients import call, client_config, connect_timeout_ms, wait
+from dashboard.kafka.client.clients import (
+    call,
+    consumer_config,
+    wait,
+)
+from dashboard.kafka.client.failures import UNKNOWN_TOPIC_OR_PARTITION
 from dashboard.kafka.errors import InvalidRequest, TopicNotFound
 from dashboard.kafka.masking import MaskedMessage, Masker
 from dashboard.kafka.registry.client import DecodedMessage, SchemaDecoder, decoder_for
@@ -108,7 +112,7 @@ def tail_plan(*, cluster: str, request: TailRequest) -> tuple[PartitionStart, ..
     """Resolve where every partition starts; TopicNotFound or InvalidRequest on bad input."""
     topics = metadata_topics(cluster=cluster)
     meta = topics.get(request.topic)
-    if meta is None or (meta.error is not None and meta.error.code() == 3):
+    if meta is None or (meta.error is not None and meta.error.code() == UNKNOWN_TOPIC_OR_PARTITION):
         raise TopicNotFound(cluster=cluster, topic=request.topic)
     existing = sorted(meta.partitions)
     chosen = list(request.partitions) if request.partitions is not None else existing
@@ -250,19 +254,13 @@ class Encoded(NamedTuple):
         return 192 + len(self.json)
 
 
-def batch_frame(seq: int, records: Sequence[bytes]) -> bytes:
-    """The tail's batch frame around records already encoded: {"type": "batch", ...}."""
-    return b'{"type":"batch","seq":%d,"records":[%b]}' % (seq, b",".join(records))
-
-
 @dataclass
 class TailStats:
-    """Counters of a tail session; `dropped` stays 0 (kept for old clients)."""
+    """Counters of a tail session (nothing is ever dropped: the socket says so)."""
 
     consumed: int = 0
     matched: int = 0
     delivered: int = 0
-    dropped: int = 0
     state: str = "starting"
     error: str | None = None
     held: bool = False  # full: not taking messages until the reader catches up
@@ -335,15 +333,10 @@ class TailSession:
 
     def start(self) -> None:
         """Create the consumer, assign the partitions at their start offsets, start polling."""
-        conf = client_config(
+        conf = consumer_config(
             cluster=self.cluster,
-            # A group id is required by the client, but assign() never joins a group and
-            # nothing is committed, so the tail is invisible to consumer-group tooling.
+            purpose="tail",
             **{
-                "group.id": f"kafkaview-tail-{uuid.uuid4().hex}",
-                "client.id": "kafkaview-tail",
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
                 # When retention deletes the position, go on from the oldest message left.
                 "auto.offset.reset": "earliest",
                 "fetch.wait.max.ms": 100,
@@ -353,10 +346,8 @@ class TailSession:
                 # Over those limits librdkafka waits this long before it looks again
                 # (1 s by default): with a small queue that starves a fast reader.
                 "fetch.queue.backoff.ms": 5,
-                "socket.connection.setup.timeout.ms": connect_timeout_ms(),
                 # Connection failures come as client errors, not as failed messages.
                 "error_cb": self._on_error,
-                "log_level": 3,
             },
         )
         # A setting the cluster's config adds may clash with ours: an error frame, not a 1011.
