@@ -29,6 +29,8 @@ class TailFilter:
             # RE2: linear in the text whatever the pattern, so no filter can hold the
             # poll thread (and with it the web process's GIL) on one record.
             pattern = linear_compile(self.text)
+            if self.on != "header" and "\ufffd" not in self.text:
+                return _regex_bytes_matcher(linear_compile(self.text, as_bytes=True), self.on)
 
             def found(s: str) -> bool:
                 return pattern.search(s) is not None
@@ -93,5 +95,20 @@ def _bytes_matcher(needle: bytes, on: str) -> Callable[[bytes | None, bytes | No
         if key_too and key is not None and needle in key:
             return True
         return value_too and value is not None and needle in value
+
+    return match
+
+
+def _regex_bytes_matcher(
+    pattern: Any, on: str
+) -> Callable[[bytes | None, bytes | None, Any], bool]:
+    """A regex filter on the raw UTF-8 bytes (RE2 reads UTF-8 itself): no decode a record."""
+    key_too, value_too = on in ("any", "key"), on in ("any", "value")
+    search = pattern.search
+
+    def match(key: bytes | None, value: bytes | None, headers: Any = None) -> bool:
+        if key_too and key is not None and search(key) is not None:
+            return True
+        return value_too and value is not None and search(value) is not None
 
     return match
