@@ -59,7 +59,7 @@ class Tail:
         await self.comm.send_json_to({"type": "start", **params})
         return await self.next_of("started", "error")
 
-    async def next_of(self, *types: str, timeout: float = 10) -> dict:
+    async def next_of(self, *types: str, timeout: float = 30) -> dict:
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -71,7 +71,7 @@ class Tail:
             if frame["type"] in types:
                 return frame
 
-    async def collect(self, count: int, *, timeout: float = 15, ack: bool = True) -> list[dict]:
+    async def collect(self, count: int, *, timeout: float = 60, ack: bool = True) -> list[dict]:
         deadline = time.monotonic() + timeout
         while len(self.records) < count:
             frame = await self.next_of("batch", timeout=max(deadline - time.monotonic(), 0.01))
