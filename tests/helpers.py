@@ -37,6 +37,10 @@ class SteppedClock:
     def __call__(self) -> datetime:
         return self.now
 
+    def seconds(self) -> float:
+        """The same clock as monotonic-style seconds (for code that ages things)."""
+        return self.now.timestamp()
+
     def advance(self, seconds: float) -> datetime:
         """Move the clock forward and return the new time."""
         self.now += timedelta(milliseconds=round(seconds * 1000))

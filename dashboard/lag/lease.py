@@ -25,6 +25,21 @@ def lease_holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def lease_times(interval: float) -> tuple[float, float]:
+    """(ttl at a round's start, how often a standby looks) for rounds `interval` apart.
+
+    Renewed at each round's start for 1.2 intervals and at its end until 0.2 intervals
+    past the next start (lease_after_round); a standby looking every quarter interval then
+    takes over within 1.45 intervals of the holder's last round start.
+    """
+    return 1.2 * interval, interval / 4
+
+
+def lease_after_round(interval: float, took: float) -> float:
+    """The ttl renewed after a round that took `took` s: until just past the next start."""
+    return max(interval - took, 0.0) + 0.2 * interval
+
+
 def lease_acquire(*, holder: str, ttl: float, now: datetime | None = None) -> bool:
     """Renew our lease, or take it over if it has expired; False: another process holds it."""
     now = now or timezone.now()
@@ -49,9 +64,10 @@ def lease_acquire(*, holder: str, ttl: float, now: datetime | None = None) -> bo
     return bool(free.update(holder=holder, acquired_at=now, renewed_at=now, expires_at=until))
 
 
-def lease_release(*, holder: str) -> None:
+def lease_release(*, holder: str, now: datetime | None = None) -> None:
     """Give the lease up (a clean stop): the other process may take it at once."""
-    SamplerLease.objects.filter(name=LEASE_NAME, holder=holder).update(expires_at=timezone.now())
+    now = now or timezone.now()
+    SamplerLease.objects.filter(name=LEASE_NAME, holder=holder).update(expires_at=now)
 
 
 def lease_state() -> SamplerLease | None:

@@ -14,6 +14,15 @@ from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionS
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+# What ages kept reads: time.monotonic, or a test's stepped clock (session_clock).
+_clock: Callable[[], float] = time.monotonic
+
+
+def session_clock(clock: Callable[[], float] = time.monotonic) -> None:
+    """The monotonic seconds that age kept session and user reads (tests step their own)."""
+    global _clock  # noqa: PLW0603 - one clock per process
+    _clock = clock
+
 
 class _Kept:
     """Reads kept for KAFKAVIEW_SESSION_CACHE seconds, each handed out as a copy.
@@ -29,7 +38,7 @@ class _Kept:
 
     def get(self, key: Hashable) -> Any | None:
         hit = self._reads.get(key)
-        if hit is None or time.monotonic() - hit[0] >= settings.KAFKAVIEW_SESSION_CACHE:
+        if hit is None or _clock() - hit[0] >= settings.KAFKAVIEW_SESSION_CACHE:
             return None
         return self._copier(hit[1])
 
@@ -82,7 +91,7 @@ class SessionStore(DatabaseSessionStore):
             kept: dict[str, Any] | None = _recent.get(self.session_key)
             if kept is not None:
                 return kept
-        read_at = time.monotonic()
+        read_at = _clock()
         data: dict[str, Any] = super().load()
         # An unknown or expired key is cleared by the read: nothing to keep then.
         if keep and self.session_key:
@@ -118,7 +127,7 @@ def user_kept(request: HttpRequest) -> Any:
         kept = _users.get(key)
         if kept is not None:
             return kept
-    read_at = time.monotonic()
+    read_at = _clock()
     user = auth.get_user(request)
     if keep and user.is_authenticated:
         _users.put(key, user, read_at=read_at)

@@ -135,14 +135,23 @@ def test_session_cache_zero_reads_the_database_every_time(client, user) -> None:
 
 
 def test_a_kept_session_read_expires_after_its_seconds(client, user) -> None:
-    import time
-
     from django.contrib.sessions.models import Session
     from django.test import override_settings
 
-    with override_settings(KAFKAVIEW_SESSION_CACHE=0.3):
-        client.force_login(user)
-        assert client.get("/audit/").status_code == 200
-        Session.objects.all().delete()
-        time.sleep(0.35)
-        assert client.get("/audit/").status_code == 302
+    from dashboard.web.sessions import forget_all, session_clock
+    from tests.helpers import SteppedClock
+
+    clock = SteppedClock()
+    session_clock(clock.seconds)
+    forget_all()
+    try:
+        with override_settings(KAFKAVIEW_SESSION_CACHE=0.3):
+            client.force_login(user)
+            assert client.get("/audit/").status_code == 200
+            Session.objects.all().delete()
+            clock.advance(0.29)
+            assert client.get("/audit/").status_code == 200  # still the kept read
+            clock.advance(0.02)
+            assert client.get("/audit/").status_code == 302
+    finally:
+        session_clock()

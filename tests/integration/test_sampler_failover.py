@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 import sqlite3
@@ -37,7 +36,7 @@ def holder(db: Path) -> str | None:
     return row[0] if row and row[0] else None
 
 
-def test_the_standby_takes_over_within_two_intervals_without_duplicates(
+def test_the_standby_takes_over_and_no_two_rounds_overlap(
     kafka_broker: LocalBroker, tmp_path: Path
 ) -> None:
     db = tmp_path / "failover.sqlite3"
@@ -58,13 +57,7 @@ def test_the_standby_takes_over_within_two_intervals_without_duplicates(
             procs.append(subprocess.Popen(cmd, cwd=BASE_DIR, env=env, stdout=out, stderr=out))
             time.sleep(1.5 if i == 0 else 0)
         deadline = time.monotonic() + 60
-        # Killed while its rounds are short: a sampler's first rounds (commit readers
-        # starting, every group of the session broker new to it) can outlast the
-        # interval, and a round longer than the interval delays the hand-over by its
-        # own length, which is not what this measures.
-        while (
-            len(rounds(db)) < 3 or holder(db) is None or durations(db)[-1] > 500 * INTERVAL
-        ) and time.monotonic() < deadline:
+        while (len(rounds(db)) < 3 or holder(db) is None) and time.monotonic() < deadline:
             time.sleep(0.2)
         first = holder(db)
         assert first is not None
@@ -72,19 +65,21 @@ def test_the_standby_takes_over_within_two_intervals_without_duplicates(
         standby = next(p for p in procs if p is not active)
         before_kill = rounds(db)
         active.send_signal(signal.SIGKILL)
-        time.sleep(4 * INTERVAL)
-        assert holder(db) == first.rsplit(":", 1)[0] + f":{standby.pid}"
-        times = rounds(db)
+        # How soon the standby takes over is the lease's arithmetic, tested on a stepped
+        # clock (test_lease.py); here: that it does, and that no two rounds ever overlap.
+        successor = first.rsplit(":", 1)[0] + f":{standby.pid}"
+        deadline = time.monotonic() + 60
+        while (holder(db) != successor or len(rounds(db)) < len(before_kill) + 2) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.2)
+        assert holder(db) == successor
+        times, took = rounds(db), durations(db)
         assert len(times) >= len(before_kill) + 2, "the standby did not sample"
-        # The hole the death left: from the dead one's last round to the standby's first,
-        # at most two intervals (and the time its first round takes to begin reading).
-        hole = (times[len(before_kill)] - before_kill[-1]).total_seconds()
-        assert hole <= 2 * INTERVAL + 1.0, (hole, times, durations(db))
-        # No duplicates: never two rounds at once, whoever samples. (A round's time is
-        # when it began reading; the first round after a start also starts the commit
-        # reader, so neighbours may sit a little closer than an interval.)
-        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
-        assert min(gaps) >= 0.3 * INTERVAL, gaps
+        # A round's time is when it began reading, its duration how long it read: each
+        # ends before the next begins, whoever sampled it (1 ms: both are stored in ms).
+        for (a, d), b in zip(zip(times, took, strict=True), times[1:], strict=False):
+            assert (b - a).total_seconds() * 1000 >= d - 1, (times, took)
         log = (tmp_path / f"sampler-{procs.index(standby)}.log").read_text()
         assert "standby:" in log and "took over the lease" in log
     finally:

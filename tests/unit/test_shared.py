@@ -9,14 +9,16 @@ from collections.abc import Iterator
 import pytest
 from django.http import QueryDict
 
-from dashboard.kafka.client.shared import shared_configure, shared_read
+from dashboard.kafka.client.shared import shared_clock, shared_configure, shared_read
 from dashboard.kafka.errors import InvalidRequest
 from dashboard.web.listing import list_query, paginate
+from tests.helpers import SteppedClock
 
 
 @pytest.fixture(autouse=True)
 def sharing() -> Iterator[None]:
     yield
+    shared_clock()
     shared_configure(read_max_age=1.0)
 
 
@@ -42,11 +44,14 @@ def test_concurrent_callers_share_one_read() -> None:
 
 
 def test_a_result_is_reused_until_it_is_older_than_the_max_age() -> None:
+    clock = SteppedClock()
+    shared_clock(clock.seconds)
     shared_configure(read_max_age=0.2)
     values = iter(range(10))
     first = shared_read("age", lambda: next(values))
+    clock.advance(0.19)
     assert shared_read("age", lambda: next(values)) == first
-    time.sleep(0.25)
+    clock.advance(0.02)
     assert shared_read("age", lambda: next(values)) == first + 1
     assert shared_read("other key", lambda: next(values)) == first + 2
 

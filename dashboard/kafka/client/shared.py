@@ -27,6 +27,8 @@ _reads: dict[Hashable, tuple[Future[Any], float | None]] = {}
 _max_age = 1.0
 _generation: Callable[[], Hashable | None] | None = None
 _KEEP = 1024  # finished entries kept at most (oldest dropped first)
+# What measures a read's age; tests step their own instead of sleeping past max_age.
+_clock: Callable[[], float] = time.monotonic
 
 
 def shared_configure(
@@ -45,6 +47,12 @@ def shared_configure(
     shared_forget()
 
 
+def shared_clock(clock: Callable[[], float] = time.monotonic) -> None:
+    """The monotonic seconds that age finished reads (tests pass a stepped clock)."""
+    global _clock  # noqa: PLW0603 - one clock per process
+    _clock = clock
+
+
 def shared_forget() -> None:
     """Forget every finished read (tests; a changed configuration)."""
     with _lock:
@@ -61,7 +69,7 @@ def shared_read(key: Hashable, read: Callable[[], T]) -> T:
         if generation is None:
             return read()  # cannot tell whether someone wrote since: read for ourselves
         key = (generation, key)
-    now = time.monotonic()
+    now = _clock()
     with _lock:
         entry = _reads.get(key)
         if entry is not None:
@@ -86,7 +94,7 @@ def shared_read(key: Hashable, read: Callable[[], T]) -> T:
         future.set_exception(exc)
         raise
     with _lock:
-        _reads[key] = (future, time.monotonic())
+        _reads[key] = (future, _clock())
         if len(_reads) > _KEEP:
             finished = sorted((d, k) for k, (_, d) in _reads.items() if d is not None)
             for _, old in finished[: len(_reads) - _KEEP]:

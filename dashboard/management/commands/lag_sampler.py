@@ -11,7 +11,14 @@ from django.core.management.base import BaseCommand
 from dashboard.kafka.client.clients import clusters_all
 from dashboard.kafka.groups.commitlog import CommitWatcher
 from dashboard.lag.conf import sample_interval
-from dashboard.lag.lease import lease_acquire, lease_holder_id, lease_release, lease_state
+from dashboard.lag.lease import (
+    lease_acquire,
+    lease_after_round,
+    lease_holder_id,
+    lease_release,
+    lease_state,
+    lease_times,
+)
 from dashboard.lag.sampler import Sampler
 from dashboard.management.signals import sigterm_as_interrupt
 
@@ -33,10 +40,8 @@ class Command(BaseCommand):
         interval = opts["interval"] or sample_interval()
         names = opts["cluster"] or list(clusters_all().by_name)
         holder = lease_holder_id()
-        # Renewed at the start of every round for 1.2 intervals, and at its end until 0.2
-        # intervals past the next start; a standby looks every quarter interval, so it takes
-        # over within 1.45 intervals of the holder's last round start.
-        ttl, poll = 1.2 * interval, interval / 4
+        # Within 1.45 intervals of the holder's last round start, a standby takes over.
+        ttl, poll = lease_times(interval)
         samplers: list[Sampler] | None = None
         # The commit readers run from the start, standing by too: a takeover then only
         # reloads the recent windows instead of reading __consumer_offsets from its start.
@@ -87,8 +92,8 @@ class Command(BaseCommand):
                 # Renewed after the round too, until just past the next round's start (where
                 # it is renewed again): a standby's wait after a death then does not grow with
                 # the time the last round took.
-                next_round = max(interval - (time.monotonic() - started), 0.0)
-                lease_acquire(holder=holder, ttl=next_round + 0.2 * interval)
+                took = time.monotonic() - started
+                lease_acquire(holder=holder, ttl=lease_after_round(interval, took))
                 done += 1
                 if opts["rounds"] and done >= opts["rounds"]:
                     break
