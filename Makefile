@@ -8,7 +8,7 @@ DEV_STAMP := $(VENV)/.requirements-dev.stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
 
-.PHONY: help setup setup-dev system-deps jars run broker demo kafka-cli test unit integration security lint format check clean
+.PHONY: help setup setup-dev system-deps jars registry-app run broker demo kafka-cli test unit integration security lint format check clean
 
 help:
 	@echo "make run        local Kafka broker + demo traffic + dashboard at http://127.0.0.1:8000"
@@ -42,6 +42,11 @@ $(DEV_STAMP): $(PIP_STAMP) requirements-dev.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# The schema registry the tests start (Apicurio, from Maven Central), fetched once before
+# the test workers start so that they never fetch it side by side.
+registry-app: $(PIP_STAMP)
+	$(PY) -m devtools.registry --fetch-only
+
 # Browser libraries (uPlot for the lag charts), pinned by package-lock.json.
 NPM_STAMP := node_modules/.package-lock.stamp
 $(NPM_STAMP): package.json package-lock.json
@@ -53,7 +58,7 @@ jars: $(PIP_STAMP)
 
 setup: system-deps $(PIP_STAMP) $(NPM_STAMP) jars
 
-setup-dev: setup $(DEV_STAMP)
+setup-dev: setup $(DEV_STAMP) registry-app
 
 run: setup
 	$(PY) manage.py runlocal
@@ -83,21 +88,27 @@ security: setup-dev
 unit: $(DEV_STAMP)
 	$(PY) -m pytest tests/unit
 
+# Integration tests run on TEST_WORKERS pytest-xdist workers, a file per worker at a time;
+# each worker starts its own broker, registry and Daphne (they wait on Kafka far more than
+# they compute: one worker used ~0.65 of a core).
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile
+
 integration: setup-dev
-	$(PY) -m pytest tests/integration tests/security
-	$(PY) -m devtools.postgres -- $(PY) -m pytest -p no:cacheprovider $(PG_TESTS)
+	$(PY) -m pytest $(XDIST) tests/integration tests/security
+	$(PY) -m devtools.postgres -- $(PY) -m pytest $(XDIST) -p no:cacheprovider $(PG_TESTS)
 
 # The database-heavy tests (sampler, history, audit, resets, access) run again on a
 # throwaway PostgreSQL server (devtools/postgres.py) after the whole suite on SQLite.
 PG_TESTS := tests/integration/test_history.py tests/integration/test_reset.py \
 	tests/integration/test_produce.py tests/integration/test_access.py \
 	tests/integration/test_group_types.py tests/integration/test_viewers.py \
-	tests/integration/test_auth.py tests/security/test_scope.py
+	tests/integration/test_auth.py tests/integration/test_lease.py tests/security/test_scope.py
 
 test: setup-dev lint
 	$(PY) -m pytest tests/unit
-	$(PY) -m pytest tests/integration tests/security
-	$(PY) -m devtools.postgres -- $(PY) -m pytest -p no:cacheprovider $(PG_TESTS)
+	$(PY) -m pytest $(XDIST) tests/integration tests/security
+	$(PY) -m devtools.postgres -- $(PY) -m pytest $(XDIST) -p no:cacheprovider $(PG_TESTS)
 
 clean:
 	rm -rf $(VENV) .cache staticfiles node_modules .pytest_cache .ruff_cache

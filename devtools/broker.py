@@ -119,6 +119,10 @@ def jars_ensure(*, cache_dir: Path, quiet: bool = True) -> Path:
         detail = (result.stdout or "")[-2000:] if quiet else ""
         raise BrokerStartError(f"Maven could not fetch the Kafka jars:\n{detail}")
     (staging / ".complete").write_text(stamp)
+    if marker.exists() and marker.read_text() == stamp:
+        # Another process (a parallel test worker) finished first and may be using it.
+        shutil.rmtree(staging, ignore_errors=True)
+        return target
     if target.exists():
         shutil.rmtree(target)
     staging.rename(target)

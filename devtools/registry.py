@@ -99,6 +99,8 @@ def app_ensure(*, cache_dir: Path) -> Path:
             tar.extractall(staging, filter="data")
         archive.unlink()
         (staging / ".complete").write_text(ARTIFACT)
+        if (target / ".complete").exists():
+            return target  # another process (a parallel test worker) finished first
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,13 @@ BASE_DIR = Path(__file__).resolve().parents[1]
 # Where the Kafka jars and the test logs are kept (settings.KAFKAVIEW_CACHE_DIR).
 CACHE_DIR = Path(settings.KAFKAVIEW_CACHE_DIR)
 PASSWORD = "correct-horse-battery-staple"
+
+
+def worker_log(name: str) -> Path:
+    """A log file in CACHE_DIR for this test process (pytest-xdist workers each get theirs)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    stem, dot, ext = name.rpartition(".")
+    return CACHE_DIR / (f"{stem}-{worker}{dot}{ext}" if worker else name)
 
 
 def unique(prefix: str) -> str:

@@ -21,7 +21,7 @@ from dashboard.kafka.client.clients import admin_clients_forget
 from devtools.broker import LocalBroker, free_port
 from devtools.daphne import daphne_start, http_wait
 from devtools.registry import LocalRegistry
-from tests.helpers import BASE_DIR, CACHE_DIR, unique
+from tests.helpers import BASE_DIR, CACHE_DIR, unique, worker_log
 
 CHROMIUM = "/usr/bin/chromium"
 # Flags for root on a machine with no network: no sandbox, no background calls home.
@@ -115,14 +115,15 @@ def daphne_for_tests(broker: LocalBroker, log_name: str) -> tuple[subprocess.Pop
     """A real Daphne process serving kafkaview against the test broker and test database."""
     port = free_port()
     env = daphne_env(broker)
-    log = open(CACHE_DIR / log_name, "wb")  # noqa: SIM115 - Daphne writes it while it runs
+    log_path = worker_log(log_name)
+    log = open(log_path, "wb")  # noqa: SIM115 - Daphne writes it while it runs
     proc = daphne_start(port=port, cwd=BASE_DIR, env=env, log=log)
     log.close()  # the child holds its own descriptor
     base = f"http://127.0.0.1:{port}"
     try:
         http_wait(f"{base}/healthz", timeout=30, process=proc)
     except RuntimeError as exc:
-        raise RuntimeError(f"Daphne did not start ({exc}); see {CACHE_DIR / log_name}") from None
+        raise RuntimeError(f"Daphne did not start ({exc}); see {log_path}") from None
     return proc, base
 
 

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from tests.helpers import PASSWORD, unique
+from tests.helpers import PASSWORD, unique, worker_log
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -133,7 +133,7 @@ def test_processes_on_one_port_share_reads_and_see_each_others_writes_at_once(
     from devtools.daphne import daphne_pool_start, http_wait
     from devtools.processes import children_stop
     from tests.conftest import roles_ensure
-    from tests.integration.conftest import BASE_DIR, CACHE_DIR, daphne_env
+    from tests.integration.conftest import BASE_DIR, daphne_env
 
     roles_ensure()
     user = django_user_model.objects.create_user(username=unique("pool"), password=PASSWORD)
@@ -144,7 +144,7 @@ def test_processes_on_one_port_share_reads_and_see_each_others_writes_at_once(
     env = daphne_env(
         kafka_broker, KAFKAVIEW_READ_MAX_AGE="60", PROMETHEUS_MULTIPROC_DIR=str(tmp_path)
     )
-    with open(CACHE_DIR / "test-daphne-pool.log", "wb") as log:
+    with open(worker_log("test-daphne-pool.log"), "wb") as log:
         servers = daphne_pool_start(
             port=port, processes=2, cwd=BASE_DIR, env=env, log=log, own_ports=own
         )
