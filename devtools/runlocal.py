@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from devtools.broker import free_port
+
 
 @dataclass(frozen=True)
 class Stopped:
@@ -40,6 +42,12 @@ def runlocal_start(
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     env.pop("KAFKAVIEW_CLUSTERS_FILE", None)
     command = [sys.executable, "manage.py", "runlocal", "--kafka-port", str(kafka_port)]
+    # Not the Kafka port + 1: on a machine running other brokers and clients (parallel
+    # test workers), that neighbour may be some connection's local port already.
+    controller = free_port()
+    while controller in {kafka_port, web_port}:
+        controller = free_port()
+    command += ["--controller-port", str(controller)]
     command += ["--data-dir", str(tmp / "kafka")]
     # Its own process group, as a terminal's foreground job: Ctrl-C signals the group.
     run = subprocess.Popen(

@@ -6,6 +6,7 @@ crash in between leaves a `started` record; values and header values are never s
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Callable
@@ -280,33 +281,34 @@ def topic_masker(topic: str) -> Masker | None:
     return None if rules is None else rules.masker(topic=topic)
 
 
+def _read_parameters(request: Any, masker: Any) -> dict[str, Any]:
+    """Every field of a tail request as the audit keeps it: read from the dataclass, so a
+    field added to the request is recorded without a change here; the filter text masked."""
+    flt = request.filter
+    parameters: dict[str, Any] = {"kind": "search" if request.end is not None else "tail"}
+    for spec in dataclasses.fields(request):
+        if spec.name not in {"topic", "filter"}:  # the topic is the record's target
+            parameters[spec.name] = getattr(request, spec.name)
+    if parameters.get("partitions") is not None:
+        parameters["partitions"] = list(parameters["partitions"]) or None
+    parameters["filter"] = (
+        {"text": _masked_text(flt.text, masker), "regex": flt.regex, "on": flt.on}
+        if flt.text
+        else None
+    )
+    return parameters
+
+
 def read_start(*, user: User, cluster: str, topic: str, request: Any) -> AuditRecord:
     """Record that a tail or search began: who, which topic, where, with which filter
     (masked with the topic's masks before it is written)."""
-    flt = request.filter
     masker = topic_masker(topic)
     return audit_start(
         user=user,
         cluster=cluster,
         action=AuditRecord.Action.READ,
         target=topic,
-        parameters={
-            "kind": "search" if request.end is not None else "tail",
-            "start": request.start,
-            "partitions": list(request.partitions) if request.partitions else None,
-            "filter": (
-                {"text": _masked_text(flt.text, masker), "regex": flt.regex, "on": flt.on}
-                if flt.text
-                else None
-            ),
-            "end": request.end,
-            "end_offset": request.end_offset,
-            "end_timestamp_ms": request.end_timestamp_ms,
-            "offset": request.offset,
-            "timestamp_ms": request.timestamp_ms,
-            "limit": request.limit,
-            "max_matches": request.max_matches,
-        },
+        parameters=_read_parameters(request, masker),
     )
 
 

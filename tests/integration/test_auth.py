@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 
 from dashboard.tail.consumer import CLOSE_UNAUTHENTICATED
 from kafkaview.asgi import application
+from tests.conftest import roles_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +82,7 @@ def test_websocket_refuses_a_foreign_origin(client, user) -> None:
 
 
 def test_roles_viewer_and_operator() -> None:
+    roles_ensure()  # what the migration made (a transactional test may have flushed it)
     operator = Group.objects.get(name="operator")
     viewer = Group.objects.get(name="viewer")
     assert set(operator.permissions.values_list("codename", flat=True)) == {
@@ -91,6 +93,7 @@ def test_roles_viewer_and_operator() -> None:
 
 
 def test_operator_role_grants_the_write_permissions(django_user_model) -> None:
+    roles_ensure()
     user = django_user_model.objects.create_user(username="op", password="x")
     user.groups.add(Group.objects.get(name="operator"))
     assert user.has_perm("dashboard.produce_message")

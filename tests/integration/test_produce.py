@@ -15,6 +15,7 @@ from django.test import override_settings
 
 from dashboard.kafka.partitioner import partition_for_key
 from dashboard.writes.models import AuditRecord
+from tests.conftest import roles_ensure
 from tests.helpers import unique
 
 pytestmark = pytest.mark.django_db
@@ -262,6 +263,7 @@ def test_read_only_turns_producing_off_for_everyone(operator, make_topic) -> Non
 def test_csrf_stays_on(client, user, make_topic) -> None:
     from django.test import Client
 
+    roles_ensure()
     user.groups.add(Group.objects.get(name="operator"))
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(user)

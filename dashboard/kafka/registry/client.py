@@ -24,7 +24,15 @@ import orjson
 from dashboard.kafka.client.clients import cluster_config
 from dashboard.kafka.config import RegistryConfig
 from dashboard.kafka.registry.avro import avro_encode, avro_reader
-from dashboard.kafka.registry.framing import MAGIC, SchemaInfo, SchemaProblem, schema_id, to_json
+from dashboard.kafka.registry.framing import (
+    MAGIC,
+    SchemaInfo,
+    SchemaProblem,
+    registry_failure,
+    schema_id,
+    schema_kind,
+    to_json,
+)
 from dashboard.kafka.registry.json_schema import json_check, json_reader
 from dashboard.kafka.registry.protobuf import (
     MAX_REFERENCES,
@@ -121,17 +129,14 @@ class SchemaDecoder:
         self._failed[sid] = (now + RETRY_AFTER, reason)
 
     def _fetch(self, sid: int, *, topic: str, field: str) -> _Writer:
-        from confluent_kafka.schema_registry.error import SchemaRegistryError
-
         try:
             schema = self.client.get_schema(sid)
-        except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
+        except Exception as exc:
+            missing, why = registry_failure(exc)
+            if missing:
                 raise SchemaProblem(f"schema id {sid} is not in the registry") from None
-            raise SchemaProblem(f"the registry answered {exc.http_status_code}: {exc}") from None
-        except Exception as exc:  # httpx's connection errors and timeouts
-            raise SchemaProblem(f"the registry did not answer: {exc}") from None
-        kind = (schema.schema_type or "AVRO").upper()
+            raise SchemaProblem(f"the registry {why}") from None
+        kind = schema_kind(schema)
         subject, version = self._where(sid, topic=topic, field=field)
         info = SchemaInfo(sid, kind, subject, version)
         if kind == "AVRO":
@@ -197,28 +202,25 @@ class SchemaDecoder:
 
         SchemaProblem says what is wrong, naming the field (`customer.card: ...`).
         """
-        from confluent_kafka.schema_registry.error import SchemaRegistryError
-
+        if version != "latest" and not (version.isascii() and version.isdigit()):
+            raise SchemaProblem(f"version must be 'latest' or a number, not {version!r}")
         try:
             found = (
                 self.client.get_latest_version(subject)
                 if version == "latest"
                 else self.client.get_version(subject, int(version))
             )
-        except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
+        except Exception as exc:
+            missing, why = registry_failure(exc)
+            if missing:
                 raise SchemaProblem(
                     f"subject {subject!r} has no version {version} in the registry"
                 ) from None
-            raise SchemaProblem(f"the registry answered {exc.http_status_code}: {exc}") from None
-        except ValueError:
-            raise SchemaProblem(f"version must be 'latest' or a number, not {version!r}") from None
-        except Exception as exc:
-            raise SchemaProblem(f"the registry did not answer: {exc}") from None
+            raise SchemaProblem(f"the registry {why}") from None
         schema = found.schema
         if schema is None or found.schema_id is None:
             raise SchemaProblem(f"subject {subject!r} version {version} has no schema")
-        sid, kind = int(found.schema_id), (schema.schema_type or "AVRO").upper()
+        sid, kind = int(found.schema_id), schema_kind(schema)
         info = SchemaInfo(sid, kind, found.subject, found.version)
         head = bytes([MAGIC]) + sid.to_bytes(4, "big")
         try:

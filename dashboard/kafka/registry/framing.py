@@ -31,6 +31,25 @@ class SchemaInfo:
         return {"id": self.id, "type": self.type, "subject": self.subject, "version": self.version}
 
 
+def schema_kind(schema: Any) -> str:
+    """A registry schema's type (AVRO, PROTOBUF, JSON); Avro when it names none, as Confluent's."""
+    return str((getattr(schema, "schema_type", None) if schema else None) or "AVRO").upper()
+
+
+def registry_failure(exc: Exception) -> tuple[bool, str]:
+    """(the registry said 404, what went wrong in words) for a failed registry call.
+
+    The words start "answered N: ..." or "did not answer: ..."; each caller puts its
+    name for the registry in front.
+    """
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    if isinstance(exc, SchemaRegistryError):
+        code = exc.http_status_code
+        return code == 404, f"answered {code}: {exc.error_message}"
+    return False, f"did not answer: {exc}"  # httpx's connection errors and timeouts
+
+
 def schema_id(data: bytes | None) -> int | None:
     """The schema id of a Confluent wire-format record, None when it is not one."""
     if data is None or len(data) < 5 or data[0] != MAGIC:

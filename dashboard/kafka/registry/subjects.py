@@ -11,6 +11,7 @@ from typing import Any
 
 from dashboard.kafka.client.shared import shared_read
 from dashboard.kafka.registry.client import SchemaDecoder, decoder_for
+from dashboard.kafka.registry.framing import registry_failure, schema_kind
 
 
 @dataclass(frozen=True)
@@ -42,20 +43,15 @@ class SubjectView:
 
 
 def _registry_call(fn: Callable[[], Any], *, what: str) -> Any:
-    from confluent_kafka.schema_registry.error import SchemaRegistryError
-
     from dashboard.kafka.errors import RegistryNotFound, RegistryUnavailable
 
     try:
         return fn()
-    except SchemaRegistryError as exc:
-        if exc.http_status_code == 404:
-            raise RegistryNotFound(f"{what} is not in the Schema Registry") from None
-        raise RegistryUnavailable(
-            f"the Schema Registry answered {exc.http_status_code}: {exc.error_message}"
-        ) from None
     except Exception as exc:
-        raise RegistryUnavailable(f"the Schema Registry did not answer: {exc}") from None
+        missing, why = registry_failure(exc)
+        if missing:
+            raise RegistryNotFound(f"{what} is not in the Schema Registry") from None
+        raise RegistryUnavailable(f"the Schema Registry {why}") from None
 
 
 def _decoder_required(cluster: str) -> SchemaDecoder:
@@ -100,7 +96,7 @@ def subjects_list(*, cluster: str, topics: set[str]) -> list[SubjectRow]:
             functools.partial(client.get_latest_version, subject), what=f"subject {subject!r}"
         )
         topic, field = subject_topic(subject, topics)
-        schema_type = (latest.schema.schema_type if latest.schema else None) or "AVRO"
+        schema_type = schema_kind(latest.schema)
         rows.append(
             SubjectRow(
                 subject, int(latest.version), int(latest.schema_id), schema_type, topic, field
@@ -131,7 +127,7 @@ def subject_view(*, cluster: str, subject: str, version: str, topics: set[str]) 
     except Exception:  # no subject-level setting: the registry's global one
         compatibility = str(_registry_call(client.get_compatibility, what="compatibility"))
     schema = chosen.schema
-    kind = (schema.schema_type if schema else None) or "AVRO"
+    kind = schema_kind(schema)
     text = (schema.schema_str if schema else "") or ""
     if kind in {"AVRO", "JSON"}:
         with contextlib.suppress(ValueError):
@@ -164,20 +160,17 @@ def topic_subjects(*, cluster: str, topic: str) -> tuple[list[SubjectRow], str]:
 
 
 def _topic_subjects(decoder: SchemaDecoder, topic: str) -> tuple[list[SubjectRow], str]:
-    from confluent_kafka.schema_registry.error import SchemaRegistryError
-
     rows: list[SubjectRow] = []
     for field in ("key", "value"):
         subject = f"{topic}-{field}"
         try:
             latest = decoder.client.get_latest_version(subject)
-        except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
-                continue
-            return rows, f"the Schema Registry answered {exc.http_status_code}"
         except Exception as exc:
-            return rows, f"the Schema Registry did not answer: {exc}"
-        schema_type = (latest.schema.schema_type if latest.schema else None) or "AVRO"
+            missing, why = registry_failure(exc)
+            if missing:
+                continue
+            return rows, f"the Schema Registry {why}"
+        schema_type = schema_kind(latest.schema)
         rows.append(
             SubjectRow(
                 subject,

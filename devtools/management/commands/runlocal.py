@@ -95,6 +95,12 @@ class Command(BaseCommand):
             help="run the local broker on this port (default: the local cluster's, 9092)",
         )
         parser.add_argument(
+            "--controller-port",
+            type=int,
+            default=None,
+            help="the local broker's KRaft controller port (default: the Kafka port + 1)",
+        )
+        parser.add_argument(
             "--data-dir", type=Path, default=None, help="the local broker's data folder"
         )
 
@@ -149,7 +155,7 @@ class Command(BaseCommand):
                     data_dir=opts["data_dir"] or settings.KAFKAVIEW_CACHE_DIR / "kafka" / "data",
                     cache_dir=settings.KAFKAVIEW_CACHE_DIR,
                     port=kafka_port,
-                    controller_port=kafka_port + 1,
+                    controller_port=opts["controller_port"] or kafka_port + 1,
                 )
                 if kafka_port != default_cluster_port():
                     # This process and its children must all point at the chosen port.
