@@ -13,6 +13,7 @@ from tests.servers import (  # noqa: F401
     admin,
     browser_page,
     daphne_server,
+    database_sessions_closed,
     kafka_broker,
     make_topic,
     schema_registry,

@@ -128,6 +128,25 @@ def daphne_for_tests(broker: LocalBroker, log_name: str) -> tuple[subprocess.Pop
 
 
 @pytest.fixture(scope="session")
+def database_sessions_closed(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """At the session's end, before the test database is dropped, end what still holds it.
+
+    Threads that read the ORM (shared-read tests run views in threads) keep a connection
+    each; on PostgreSQL they would stop DROP DATABASE ("being accessed by other users").
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+@pytest.fixture(scope="session")
 def daphne_server(kafka_broker: LocalBroker, django_db_setup, django_db_blocker) -> Iterator[str]:
     """A real Daphne process serving kafkaview against the test broker and test database."""
     proc, url = daphne_for_tests(kafka_broker, "test-daphne.log")

@@ -15,6 +15,11 @@ __all__ = ["BASE_DIR", "CACHE_DIR", "daphne_env"]
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _database_sessions_closed(database_sessions_closed: None) -> None:
+    """Every integration session ends the database's other connections before dropping it."""
+
+
+@pytest.fixture(scope="session", autouse=True)
 def kafka_settings(kafka_broker: LocalBroker) -> Iterator[None]:
     # Tests change the cluster and look at once: no read is shared unless a test asks
     # (tests/integration/test_viewers.py sets its own KAFKAVIEW_READ_MAX_AGE).

@@ -17,6 +17,12 @@ from dashboard.kafka.config import ClusterConfig, RegistryConfig
 from devtools.broker import LocalBroker
 from tests.helpers import PASSWORD, clusters_for, unique
 
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_sessions_closed(database_sessions_closed: None) -> None:
+    """Every session ends the database's other connections before dropping it."""
+
+
 # The payments team sees payments.* and payments-* groups, may tail and reset them; the
 # topics are masked for it (card numbers, cvv). hr.* and billing-* are hidden from it.
 RULES = r"""
