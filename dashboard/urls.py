@@ -6,6 +6,7 @@ from dashboard.browse import views as browse
 from dashboard.lag import views as lag
 from dashboard.tail import views as tail
 from dashboard.web import views as web
+from dashboard.writes import operate_views as operate
 from dashboard.writes import views as writes
 
 app_name = "dashboard"
@@ -19,6 +20,16 @@ urlpatterns = [
     path("clusters/<str:cluster>/topics/<str:topic>/", browse.topic, name="topic"),
     path("clusters/<str:cluster>/topics/<str:topic>/tail/", tail.tail, name="tail"),
     path("clusters/<str:cluster>/topics/<str:topic>/produce/", writes.produce, name="produce"),
+    path(
+        "clusters/<str:cluster>/topics/<str:topic>/configs/",
+        operate.topic_configs,
+        name="topic_configs",
+    ),
+    path(
+        "clusters/<str:cluster>/brokers/<str:broker>/configs/",
+        operate.broker_configs,
+        name="broker_configs",
+    ),
     path("clusters/<str:cluster>/groups/", browse.groups, name="groups"),
     path("clusters/<str:cluster>/schemas/", browse.schemas, name="schemas"),
     path(
@@ -32,6 +43,7 @@ urlpatterns = [
     path("help/lag-status/", lag.lag_status_help, name="help_status"),
     path("clusters/<str:cluster>/groups/<path:group>/", browse.group, name="group"),
     path("audit/", writes.audit, name="audit"),
+    path("api/audit/<int:record_id>/revert/", operate.api_revert, name="api_revert"),
     path("api/clusters/<str:cluster>/", browse.api_overview, name="api_overview"),
     path("api/clusters/<str:cluster>/topics/", browse.api_topics, name="api_topics"),
     path("api/clusters/<str:cluster>/topics/<str:topic>/", browse.api_topic, name="api_topic"),
@@ -39,6 +51,16 @@ urlpatterns = [
         "api/clusters/<str:cluster>/topics/<str:topic>/partition/",
         writes.api_partition_preview,
         name="api_partition_preview",
+    ),
+    path(
+        "api/clusters/<str:cluster>/topics/<str:topic>/configs/",
+        operate.api_topic_configs,
+        name="api_topic_configs",
+    ),
+    path(
+        "api/clusters/<str:cluster>/brokers/<str:broker>/configs/",
+        operate.api_broker_configs,
+        name="api_broker_configs",
     ),
     path(
         "api/clusters/<str:cluster>/topics/<str:topic>/history/",

@@ -48,7 +48,7 @@ CLI_TOOLS = {
     "producer-perf-test": "org.apache.kafka.tools.ProducerPerformance",
     "consumer-perf-test": "org.apache.kafka.tools.ConsumerPerformance",
     "get-offsets": "org.apache.kafka.tools.GetOffsetShell",
-    "configs": "org.apache.kafka.tools.ConfigCommand",
+    "configs": "kafka.admin.ConfigCommand",
     "storage": "kafka.tools.StorageTool",
     "groups": "org.apache.kafka.tools.GroupsCommand",
     "share-groups": "org.apache.kafka.tools.consumer.group.ShareGroupCommand",

@@ -27,13 +27,14 @@ def user(django_user_model: Any) -> Any:
 
 
 def roles_ensure() -> None:
-    """The viewer and operator groups, as the migration makes them (a transactional test
-    before this one may have flushed them)."""
+    """The viewer, operator and cluster-admin groups, as the migrations make them (a
+    transactional test before this one may have flushed them)."""
     import importlib
 
     from django.apps import apps
 
     importlib.import_module("dashboard.migrations.0002_roles").create_roles(apps, None)
+    importlib.import_module("dashboard.migrations.0011_operate").create_admin_role(apps, None)
 
 
 @pytest.fixture
@@ -43,6 +44,17 @@ def operator(client: Any, user: Any) -> Any:
 
     roles_ensure()
     user.groups.add(Group.objects.get(name="operator"))
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def cluster_admin(client: Any, user: Any) -> Any:
+    """A test client logged in as a member of cluster-admin (every write)."""
+    from django.contrib.auth.models import Group
+
+    roles_ensure()
+    user.groups.add(Group.objects.get(name="cluster-admin"))
     client.force_login(user)
     return client
 

@@ -1,8 +1,9 @@
 """Who may see and do what: the access file's rules applied to the logged-in user.
 
-Without KAFKAVIEW_ACCESS_FILE every logged-in user sees everything, and the two write
-permissions (dashboard.produce_message, dashboard.reset_offsets) decide who writes —
-kafkaview's behaviour before scoped access. With it, the rules decide; superusers may
+Without KAFKAVIEW_ACCESS_FILE every logged-in user sees everything, and the write
+permissions (dashboard.produce_message, dashboard.reset_offsets, dashboard.create_topics,
+dashboard.configure_kafka, dashboard.delete_kafka) decide who writes — kafkaview's
+behaviour before scoped access. With it, the rules decide; superusers may
 do everything; KAFKAVIEW_READ_ONLY still turns every write off. What a user may not
 view answers 404 (its existence is not revealed); an action not allowed on something
 visible answers 403.
@@ -21,7 +22,13 @@ from dashboard.kafka.errors import ClusterNotFound, GroupNotFound, KafkaViewErro
 from dashboard.kafka.masking import Masker
 
 # The Django permission behind each write action when no access file is configured.
-LEGACY_PERMISSIONS = {"produce": "dashboard.produce_message", "reset": "dashboard.reset_offsets"}
+LEGACY_PERMISSIONS = {
+    "produce": "dashboard.produce_message",
+    "reset": "dashboard.reset_offsets",
+    "create": "dashboard.create_topics",
+    "configure": "dashboard.configure_kafka",
+    "delete": "dashboard.delete_kafka",
+}
 
 
 class AccessDenied(KafkaViewError):
@@ -80,7 +87,8 @@ class Scope:
     def may(
         self, action: str, *, cluster: str, topic: str | None = None, group: str | None = None
     ) -> bool:
-        """Whether the user may tail, produce or reset (view: see sees_*)."""
+        """Whether the user may tail, produce, reset, create, configure or delete (view: see
+        sees_*); with neither topic nor group, an action on the cluster itself (its brokers)."""
         if action in LEGACY_PERMISSIONS and settings.KAFKAVIEW_READ_ONLY:
             return False
         if self.superuser:

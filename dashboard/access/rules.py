@@ -6,14 +6,20 @@
     topics = ["payments\\\\..*"]         # regular expressions, full match
     consumer_groups = ["payments-.*"]  # regular expressions, full match
     actions = ["view", "tail", "produce", "reset"]
+    cluster_actions = ["configure"]    # broker and cluster-wide configs
+
+    [[policies]]                       # what created or changed topics must look like
+    name = "prod-topics"               # (dashboard/access/topic_policy.py)
+    min_replication_factor = 2
 
     [[masks]]
     topics = ["payments\\\\..*"]
     json_fields = ["card.number", "cvv"]
     regex = ["\\\\b\\\\d{13,19}\\\\b"]
 
-A user may do an action on a topic (view, tail, produce) or a consumer group (view,
-reset) when a rule of one of their groups allows it on that cluster. Errors name the
+A user may do an action on a topic (view, tail, produce, create, configure, delete) or a
+consumer group (view, reset, delete) when a rule of one of their groups allows it on that
+cluster; configuring brokers takes `cluster_actions = ["configure"]`. Errors name the
 file, the rule and the key, as the clusters file's do.
 """
 
@@ -26,13 +32,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dashboard.access.topic_policy import Policies, PolicyConfigError, policies_parse
 from dashboard.kafka.linear import LinearPattern, PatternError, linear_compile
 from dashboard.kafka.masking import Masker
 
-ACTIONS = ("view", "tail", "produce", "reset")
-RULE_KEYS = frozenset({"groups", "clusters", "topics", "consumer_groups", "actions"})
+ACTIONS = ("view", "tail", "produce", "reset", "create", "configure", "delete")
+CLUSTER_ACTIONS = ("configure",)
+RULE_KEYS = frozenset(
+    {"groups", "clusters", "topics", "consumer_groups", "actions", "cluster_actions"}
+)
 MASK_KEYS = frozenset({"topics", "json_fields", "regex"})
-TOP_KEYS = frozenset({"rules", "masks"})
+TOP_KEYS = frozenset({"rules", "masks", "policies"})
 FIELD_RE = re.compile(r"^[^.\s]+(\.[^.\s]+)*$")
 
 
@@ -53,6 +63,7 @@ class Rule:
     topics: tuple[LinearPattern, ...]
     consumer_groups: tuple[LinearPattern, ...]
     actions: frozenset[str]
+    cluster_actions: frozenset[str] = frozenset()
 
     def covers_cluster(self, cluster: str) -> bool:
         """Whether the rule speaks of this cluster."""
@@ -75,6 +86,7 @@ class AccessRules:
     rules: tuple[Rule, ...]
     masks: tuple[Mask, ...]
     source: str = ""
+    policies: Policies = field(default_factory=Policies)
 
     def allows(
         self,
@@ -85,11 +97,14 @@ class AccessRules:
         topic: str | None = None,
         group: str | None = None,
     ) -> bool:
-        """Whether a rule of one of these Django groups allows the action on the thing."""
+        """Whether a rule of one of these Django groups allows the action on the thing
+        (on the cluster itself when neither a topic nor a group is named)."""
         mine = set(groups)
         for rule in self.rules:
             if not (rule.groups & mine) or not rule.covers_cluster(cluster):
                 continue
+            if topic is None and group is None and action in rule.cluster_actions:
+                return True
             if action not in rule.actions:
                 continue
             if topic is not None and _full(rule.topics, topic):
@@ -177,11 +192,19 @@ def access_parse(text: str, *, source: str) -> AccessRules:
     for i, table in enumerate(reader.tables(data, "rules")):
         where = f"rules[{i}]"
         reader.unknown(table, RULE_KEYS, where)
-        actions = reader.strings(table, "actions", where, required=True)
+        # A rule for brokers alone may give cluster_actions and no actions.
+        actions = reader.strings(table, "actions", where, required="cluster_actions" not in table)
         for j, action in enumerate(actions):
             if action not in ACTIONS:
                 raise reader.fail(
                     f"{where}.actions[{j}]", f"{action!r} is not one of {', '.join(ACTIONS)}"
+                )
+        cluster_actions = reader.strings(table, "cluster_actions", where, required=False)
+        for j, action in enumerate(cluster_actions):
+            if action not in CLUSTER_ACTIONS:
+                raise reader.fail(
+                    f"{where}.cluster_actions[{j}]",
+                    f"{action!r} is not one of {', '.join(CLUSTER_ACTIONS)}",
                 )
         clusters = reader.strings(table, "clusters", where, required=False) or ["*"]
         rules.append(
@@ -191,6 +214,7 @@ def access_parse(text: str, *, source: str) -> AccessRules:
                 topics=reader.patterns(table, "topics", where),
                 consumer_groups=reader.patterns(table, "consumer_groups", where),
                 actions=frozenset(actions),
+                cluster_actions=frozenset(cluster_actions),
             )
         )
     masks = []
@@ -208,7 +232,11 @@ def access_parse(text: str, *, source: str) -> AccessRules:
         if not fields and not patterns:
             raise reader.fail(where, "a mask needs json_fields or regex")
         masks.append(Mask(topics=topics, json_fields=tuple(fields), patterns=patterns))
-    return AccessRules(rules=tuple(rules), masks=tuple(masks), source=source)
+    try:
+        policies = policies_parse(data.get("policies", []), source=source)
+    except PolicyConfigError as exc:
+        raise reader.fail(exc.key, exc.problem) from None
+    return AccessRules(rules=tuple(rules), masks=tuple(masks), source=source, policies=policies)
 
 
 def access_load(path: str) -> AccessRules:

@@ -97,6 +97,7 @@ def topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
             "groups": view.groups,
             "cluster": cluster,
             "can_produce": scope.may("produce", cluster=cluster, topic=topic),
+            "can_configure": scope.may("configure", cluster=cluster, topic=topic),
             "schemas": topic_subjects(cluster=cluster, topic=topic),
             "ranges": RANGES,
             "range": range_minutes(request.GET.get("range"))[0],

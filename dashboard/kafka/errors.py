@@ -53,6 +53,15 @@ class GroupNotFound(KafkaViewError):
         super().__init__(f"Consumer group {group!r} does not exist on cluster {cluster!r}.")
 
 
+class BrokerNotFound(KafkaViewError):
+    """No broker of that id is in the cluster."""
+
+    def __init__(self, *, cluster: str, broker: str) -> None:
+        self.cluster = cluster
+        self.broker = broker
+        super().__init__(f"Broker {broker[:50]!r} is not a broker of cluster {cluster!r}.")
+
+
 class GroupNotEmpty(KafkaViewError):
     """The group has active members, so its offsets cannot be changed."""
 

@@ -17,6 +17,7 @@ from django.shortcuts import render
 
 from dashboard.access.policy import AccessDenied
 from dashboard.kafka.errors import (
+    BrokerNotFound,
     ClusterNotFound,
     ClusterUnavailable,
     GroupNotEmpty,
@@ -34,6 +35,7 @@ ERROR_STATUS: list[tuple[type[KafkaViewError], int, str]] = [
     (ClusterNotFound, 404, "cluster_not_found"),
     (TopicNotFound, 404, "topic_not_found"),
     (GroupNotFound, 404, "group_not_found"),
+    (BrokerNotFound, 404, "broker_not_found"),
     (ClusterUnavailable, 503, "cluster_unavailable"),
     (RegistryNotFound, 404, "schema_not_found"),
     (RegistryUnavailable, 503, "registry_unavailable"),

@@ -1,4 +1,4 @@
-"""Who may change a cluster: the two write permissions and the read-only switch."""
+"""Who may change a cluster: the write permissions and the read-only switch."""
 
 from __future__ import annotations
 
@@ -7,6 +7,16 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Permissi
 
 PRODUCE = "dashboard.produce_message"
 RESET = "dashboard.reset_offsets"
+CREATE = "dashboard.create_topics"
+CONFIGURE = "dashboard.configure_kafka"
+DELETE = "dashboard.delete_kafka"
+WHAT = {
+    PRODUCE: "produce messages",
+    RESET: "reset consumer group offsets",
+    CREATE: "create topics",
+    CONFIGURE: "change topic, partition or broker settings",
+    DELETE: "delete topics, records or consumer groups",
+}
 
 
 def may(user: AbstractBaseUser | AnonymousUser, permission: str) -> bool:
@@ -22,5 +32,5 @@ def refusal(permission: str) -> str:
     """Why a write is refused, in words a user can act on."""
     if settings.KAFKAVIEW_READ_ONLY:
         return "This kafkaview runs read-only (KAFKAVIEW_READ_ONLY): nothing can be changed."
-    what = "produce messages" if permission == PRODUCE else "reset consumer group offsets"
+    what = WHAT.get(permission, permission)
     return f"You may not {what}: ask an administrator for the '{permission}' permission."

@@ -12,6 +12,9 @@ class KafkaAccess(models.Model):
         permissions = [
             ("produce_message", "Can produce messages to topics"),
             ("reset_offsets", "Can reset consumer group offsets"),
+            ("create_topics", "Can create topics"),
+            ("configure_kafka", "Can change topic configs, partitions and broker configs"),
+            ("delete_kafka", "Can delete topics, records, consumer groups and their offsets"),
         ]
 
 
@@ -24,6 +27,13 @@ class AuditRecord(models.Model):
         # A tail or search opened: who read which topic, from when to when, with what
         # filter; never the contents.
         READ = "read", "read (tail or search)"
+        CREATE_TOPIC = "create_topic", "create topic"
+        CONFIGURE = "configure", "change configs"
+        ADD_PARTITIONS = "add_partitions", "add partitions"
+        PURGE = "purge", "delete records"
+        DELETE_TOPIC = "delete_topic", "delete topic"
+        DELETE_GROUP = "delete_group", "delete consumer group"
+        DELETE_OFFSETS = "delete_offsets", "delete committed offsets"
 
     class Status(models.TextChoices):
         STARTED = "started", "started"
@@ -37,7 +47,7 @@ class AuditRecord(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     cluster = models.CharField(max_length=64)
     action = models.CharField(max_length=32, choices=Action.choices)
-    target = models.CharField(max_length=1024, help_text="topic or group")
+    target = models.CharField(max_length=1024, help_text="topic, group, or broker id")
     parameters = models.JSONField(default=dict)
     previous = models.JSONField(default=dict, blank=True, help_text="offsets the action replaced")
     result = models.JSONField(default=dict, blank=True)

@@ -195,7 +195,7 @@ def reset_apply_audited(
 
 def audit_rows(*, scope: Any = None, limit: int = 500) -> list[dict[str, Any]]:
     """The newest records (of what the user may view), each with the offsets an undo
-    would put back (JSON), if any.
+    would put back (JSON), if any, and whether it is a config change that can be reverted.
 
     Read records (tails and searches) of other users are shown to superusers only. A
     scoped viewer sees a reset record's partitions on topics they may view, no others.
@@ -218,7 +218,12 @@ def audit_rows(*, scope: Any = None, limit: int = 500) -> list[dict[str, Any]]:
             back = [o for o in record.previous.get("offsets", []) if o[2] is not None]
             if back:
                 undo = json.dumps(back)
-        rows.append({"record": record, "undo": undo})
+        revert = (
+            record.action == AuditRecord.Action.CONFIGURE
+            and record.status == AuditRecord.Status.DONE
+            and bool(record.parameters.get("changes"))
+        )
+        rows.append({"record": record, "undo": undo, "revert": revert})
     return rows
 
 
@@ -233,9 +238,24 @@ def _shown(scope: Any, record: AuditRecord) -> bool:
             return False
     if not scope.limited:
         return True
-    if record.action == AuditRecord.Action.RESET_OFFSETS:
+    if record.action in GROUP_ACTIONS:
         return bool(scope.sees_group(record.cluster, record.target))
+    if record.action == AuditRecord.Action.CONFIGURE and record.parameters.get("resource") in {
+        "broker",
+        "cluster",
+    }:
+        return bool(scope.sees_cluster(record.cluster))
     return bool(scope.sees_topic(record.cluster, record.target))
+
+
+# Records whose target is a consumer group (the others name a topic, or a broker).
+GROUP_ACTIONS = frozenset(
+    {
+        AuditRecord.Action.RESET_OFFSETS,
+        AuditRecord.Action.DELETE_GROUP,
+        AuditRecord.Action.DELETE_OFFSETS,
+    }
+)
 
 
 def _reset_record_scoped(record: AuditRecord, visible: Callable[[str], bool]) -> None:

@@ -9,7 +9,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from dashboard.access.policy import Scope, group_check, scope_of, topic_check
+from dashboard.access.policy import (
+    LEGACY_PERMISSIONS,
+    Scope,
+    cluster_check,
+    group_check,
+    scope_of,
+    topic_check,
+)
 from dashboard.kafka.errors import GroupNotEmpty, InvalidRequest
 from dashboard.kafka.groups.lag import group_detail, group_visible
 from dashboard.kafka.offsets import (
@@ -22,7 +29,7 @@ from dashboard.kafka.partitioner import UNKEYED
 from dashboard.kafka.produce import partition_preview, produce_target
 from dashboard.web.errors import Problem, json_problem, problem_response
 from dashboard.web.jsonutil import to_json
-from dashboard.web.permissions import PRODUCE, RESET, may, refusal
+from dashboard.web.permissions import RESET, may, refusal
 from dashboard.writes.forms import BulkProduceForm, ProduceForm, reset_request, schema_encoder
 from dashboard.writes.services import audit_rows, produce_audited, reset_apply_audited
 
@@ -40,7 +47,10 @@ def _refused(
     topic: str | None = None,
     group: str | None = None,
 ) -> HttpResponse | None:
-    """404 for what the user may not view (raised), 403 for a write not allowed, else None."""
+    """404 for what the user may not view (raised), 403 for a write not allowed, else None.
+
+    With neither topic nor group the action is on the cluster itself (its brokers)."""
+    cluster_check(scope, cluster)
     if topic is not None:
         topic_check(scope, cluster, topic)
     if group is not None:
@@ -48,8 +58,14 @@ def _refused(
     if scope.may(action, cluster=cluster, topic=topic, group=group):
         return None
     if scope.rules is None or settings.KAFKAVIEW_READ_ONLY:
-        return _forbidden(request, PRODUCE if action == "produce" else RESET)
-    what = f"topic {topic!r}" if topic is not None else f"consumer group {group!r}"
+        return _forbidden(request, LEGACY_PERMISSIONS[action])
+    what = (
+        f"topic {topic!r}"
+        if topic is not None
+        else f"consumer group {group!r}"
+        if group is not None
+        else f"the brokers of cluster {cluster!r}"
+    )
     message = f"You may not {action} on {what}: no access rule of your groups allows it."
     return problem_response(request, Problem(403, "forbidden", message))
 
