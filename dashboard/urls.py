@@ -7,6 +7,7 @@ from dashboard.lag import views as lag
 from dashboard.tail import views as tail
 from dashboard.web import views as web
 from dashboard.writes import operate_views as operate
+from dashboard.writes import topic_views as topic_ops
 from dashboard.writes import views as writes
 
 app_name = "dashboard"
@@ -30,6 +31,16 @@ urlpatterns = [
         operate.broker_configs,
         name="broker_configs",
     ),
+    path("clusters/<str:cluster>/create-topic/", topic_ops.create_topic, name="create_topic"),
+    *(
+        path(
+            f"clusters/<str:cluster>/topics/<str:topic>/{kind}/",
+            topic_ops.topic_change,
+            {"kind": kind},
+            name=f"topic_{kind}",
+        )
+        for kind in ("partitions", "purge", "delete")
+    ),
     path("clusters/<str:cluster>/groups/", browse.groups, name="groups"),
     path("clusters/<str:cluster>/schemas/", browse.schemas, name="schemas"),
     path(
@@ -51,6 +62,26 @@ urlpatterns = [
         "api/clusters/<str:cluster>/topics/<str:topic>/partition/",
         writes.api_partition_preview,
         name="api_partition_preview",
+    ),
+    path(
+        "api/clusters/<str:cluster>/create-topic/",
+        topic_ops.api_create_topic,
+        name="api_create_topic",
+    ),
+    path(
+        "api/clusters/<str:cluster>/topics/<str:topic>/partitions/",
+        topic_ops.api_partitions,
+        name="api_topic_partitions",
+    ),
+    path(
+        "api/clusters/<str:cluster>/topics/<str:topic>/purge/",
+        topic_ops.api_purge,
+        name="api_topic_purge",
+    ),
+    path(
+        "api/clusters/<str:cluster>/topics/<str:topic>/delete/",
+        topic_ops.api_delete_topic,
+        name="api_topic_delete",
     ),
     path(
         "api/clusters/<str:cluster>/topics/<str:topic>/configs/",

@@ -66,7 +66,14 @@ def topics(request: HttpRequest, cluster: str) -> HttpResponse:
     return render(
         request,
         "dashboard/topics.html",
-        {"view": view, "rows": view.rows, "query": view.query, "cluster": cluster},
+        {
+            "view": view,
+            "rows": view.rows,
+            "query": view.query,
+            "cluster": cluster,
+            # Whether some topic could be created; the name is checked on the create page.
+            "can_create": scope_of(request.user).may("create", cluster=cluster, topic=""),
+        },
     )
 
 
@@ -98,6 +105,7 @@ def topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
             "cluster": cluster,
             "can_produce": scope.may("produce", cluster=cluster, topic=topic),
             "can_configure": scope.may("configure", cluster=cluster, topic=topic),
+            "can_delete": scope.may("delete", cluster=cluster, topic=topic),
             "schemas": topic_subjects(cluster=cluster, topic=topic),
             "ranges": RANGES,
             "range": range_minutes(request.GET.get("range"))[0],

@@ -1,4 +1,5 @@
-"""Audited changes to a cluster's shape: configs of topics and brokers (and their revert).
+"""Audited changes to a cluster's shape: configs of topics and brokers (and their revert),
+creating, growing, purging and deleting topics.
 
 Each is checked against the topic policies before the broker is asked, recorded before it
 is applied (with the overrides it replaces, so that it can be undone) and completed after.
@@ -6,7 +7,7 @@ is applied (with the overrides it replaces, so that it can be undone) and comple
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,20 @@ from dashboard.kafka.operate.configs import (
     config_plan,
     revert_changes,
 )
+from dashboard.kafka.operate.topics import (
+    PartitionPlan,
+    PurgePlan,
+    PurgePlanChanged,
+    TopicSpec,
+    leaders_wait,
+    partitions_add,
+    partitions_plan,
+    purge_apply,
+    purge_plan,
+    topic_create,
+    topic_delete,
+)
+from dashboard.kafka.topics import topic_partition_ids
 from dashboard.writes.models import AuditRecord
 from dashboard.writes.services import User, _written, audit_finish, audit_start
 
@@ -130,3 +145,162 @@ def revert_of(record: AuditRecord) -> tuple[Resource, tuple[ConfigChange, ...]]:
         raise InvalidRequest(f"Config change {record.pk} changed nothing: nothing to revert.")
     overrides = (record.previous or {}).get("overrides", {})
     return record_resource(record), revert_changes(overrides=overrides, touched=touched)
+
+
+def confirm_check(topic: str, typed: object) -> None:
+    """InvalidRequest unless the topic's name was typed in (for what cannot be undone)."""
+    if typed != topic:
+        raise InvalidRequest(f"This cannot be undone: type the topic's name ({topic}) to confirm.")
+
+
+def _audited(
+    *,
+    user: User,
+    cluster: str,
+    action: str,
+    target: str,
+    parameters: dict[str, Any],
+    apply: Callable[[], dict[str, Any]],
+    previous: dict[str, Any] | None = None,
+) -> AuditRecord:
+    """Record, run `apply` (its answer is the record's result), complete: the write path."""
+    record = audit_start(
+        user=user,
+        cluster=cluster,
+        action=action,
+        target=target,
+        parameters=parameters,
+        previous=previous,
+    )
+    try:
+        result = apply()
+    except KafkaViewError as exc:
+        _written()
+        audit_finish(record, status=AuditRecord.Status.FAILED, result={"error": str(exc)})
+        raise
+    _written()
+    failed = result.pop("_failed", 0)
+    status = AuditRecord.Status.PARTIAL if failed else AuditRecord.Status.DONE
+    audit_finish(record, status=status, result=result)
+    return record
+
+
+def create_check(*, cluster: str, spec: TopicSpec) -> None:
+    """Our checks, then the policies, then the broker's (validate only): nothing is created."""
+    spec.check()
+    policies().create_check(
+        cluster=cluster,
+        topic=spec.name,
+        partitions=spec.partitions,
+        replication_factor=spec.replication_factor,
+        configs=spec.configs,
+    )
+    topic_create(cluster=cluster, spec=spec, validate_only=True)
+
+
+def create_audited(*, user: User, cluster: str, spec: TopicSpec) -> AuditRecord:
+    """Check the topic as the preview did, record, create it, wait for its leaders."""
+    create_check(cluster=cluster, spec=spec)
+
+    def apply() -> dict[str, Any]:
+        topic_create(cluster=cluster, spec=spec, validate_only=False)
+        led = leaders_wait(cluster=cluster, topic=spec.name, partitions=spec.partitions)
+        return {"led": led}
+
+    return _audited(
+        user=user,
+        cluster=cluster,
+        action=AuditRecord.Action.CREATE_TOPIC,
+        target=spec.name,
+        parameters={
+            "partitions": spec.partitions,
+            "replication_factor": spec.replication_factor,
+            "configs": spec.configs,
+        },
+        apply=apply,
+    )
+
+
+def partitions_preview(*, cluster: str, topic: str, count: int) -> PartitionPlan:
+    """What growing the topic does to keyed data, checked by the policies and the broker."""
+    policies().partitions_check(cluster=cluster, topic=topic, partitions=count)
+    plan = partitions_plan(cluster=cluster, topic=topic, count=count)
+    partitions_add(cluster=cluster, topic=topic, count=count, validate_only=True)
+    return plan
+
+
+def partitions_audited(*, user: User, cluster: str, topic: str, count: int) -> AuditRecord:
+    """Check again, record, add the partitions."""
+    before = len(topic_partition_ids(cluster=cluster, topic=topic))
+    if count <= before:
+        raise InvalidRequest(f"Topic {topic!r} has {before} partitions: give more than {before}.")
+    policies().partitions_check(cluster=cluster, topic=topic, partitions=count)
+
+    def apply() -> dict[str, Any]:
+        partitions_add(cluster=cluster, topic=topic, count=count)
+        return {"led": leaders_wait(cluster=cluster, topic=topic, partitions=count)}
+
+    return _audited(
+        user=user,
+        cluster=cluster,
+        action=AuditRecord.Action.ADD_PARTITIONS,
+        target=topic,
+        parameters={"partitions": count},
+        previous={"partitions": before},
+        apply=apply,
+    )
+
+
+def purge_audited(
+    *, user: User, cluster: str, plan: PurgePlan, fingerprint: str | None
+) -> tuple[PurgePlan, AuditRecord]:
+    """Plan again (PurgePlanChanged if not the previewed plan), record, delete the records."""
+    now = purge_plan(
+        cluster=cluster,
+        topic=plan.topic,
+        mode=plan.mode,
+        value=plan.value,
+        partitions=[r.partition for r in plan.rows],
+    )
+    if fingerprint is not None and now.fingerprint != fingerprint:
+        raise PurgePlanChanged(now)
+
+    def apply() -> dict[str, Any]:
+        done = purge_apply(plan=now)
+        failed = sum(1 for v in done.values() if isinstance(v, str))
+        return {"low_watermarks": {str(p): v for p, v in done.items()}, "_failed": failed}
+
+    record = _audited(
+        user=user,
+        cluster=cluster,
+        action=AuditRecord.Action.PURGE,
+        target=now.topic,
+        parameters={
+            "mode": now.mode,
+            "value": now.value,
+            "partitions": [r.partition for r in now.rows],
+            "removed": now.removed,
+        },
+        previous={"low_watermarks": {str(r.partition): r.low for r in now.rows}},
+        apply=apply,
+    )
+    return now, record
+
+
+def delete_topic_audited(*, user: User, cluster: str, topic: str) -> AuditRecord:
+    """Record, delete the topic (the partitions and configs it had are kept in the record)."""
+    ids = topic_partition_ids(cluster=cluster, topic=topic)
+
+    def apply() -> dict[str, Any]:
+        topic_delete(cluster=cluster, topic=topic)
+        return {}
+
+    return _audited(
+        user=user,
+        cluster=cluster,
+        action=AuditRecord.Action.DELETE_TOPIC,
+        target=topic,
+        parameters={},
+        previous={"partitions": len(ids)},
+        apply=apply,
+    )

@@ -62,18 +62,24 @@ def _plan_json(plan: ConfigPlan) -> dict[str, Any]:
     }
 
 
-def lines_parse(set_text: str, delete_text: str) -> tuple[ConfigChange, ...]:
-    """The page's two boxes: 'key=value' per line to set, a key per line to remove."""
-    to_set: dict[str, str] = {}
-    for number, line in enumerate(set_text.splitlines(), start=1):
+def lines_config(text: str) -> dict[str, str]:
+    """'key=value' per line (blank lines skipped) as a mapping."""
+    out: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
-            raise InvalidRequest(f"Set, line {number}: write it as key=value.")
-        if key.strip() in to_set:
+            raise InvalidRequest(f"Line {number}: write it as key=value.")
+        if key.strip() in out:
             raise InvalidRequest(f"{key.strip()[:200]!r} is given twice: set it once.")
-        to_set[key.strip()] = value.strip()
+        out[key.strip()] = value.strip()
+    return out
+
+
+def lines_parse(set_text: str, delete_text: str) -> tuple[ConfigChange, ...]:
+    """The page's two boxes: 'key=value' per line to set, a key per line to remove."""
+    to_set = lines_config(set_text)
     to_delete = [line.strip() for line in delete_text.splitlines() if line.strip()]
     return changes_parse({"set": to_set, "delete": to_delete})
 
