@@ -50,6 +50,11 @@ urlpatterns = [
     ),
     # reset/ before the group page: the path converter would take "g/reset" as a group id.
     path("clusters/<str:cluster>/groups/<path:group>/reset/", writes.reset, name="reset"),
+    path(
+        "clusters/<str:cluster>/groups/<path:group>/delete/",
+        topic_ops.delete_group,
+        name="group_delete",
+    ),
     path("metrics", lag.metrics, name="metrics"),
     path("help/lag-status/", lag.lag_status_help, name="help_status"),
     path("clusters/<str:cluster>/groups/<path:group>/", browse.group, name="group"),
@@ -112,6 +117,11 @@ urlpatterns = [
     ),
     path(
         "api/clusters/<str:cluster>/groups/<path:group>/reset/", writes.api_reset, name="api_reset"
+    ),
+    path(
+        "api/clusters/<str:cluster>/groups/<path:group>/delete/",
+        topic_ops.api_delete_group,
+        name="api_group_delete",
     ),
     path("api/clusters/<str:cluster>/groups/<path:group>/", browse.api_group, name="api_group"),
 ]

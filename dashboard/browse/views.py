@@ -172,6 +172,7 @@ def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
                 "sampler": view.sampler,
                 "cluster": cluster,
                 "can_reset": scope.may("reset", cluster=cluster, group=group),
+                "can_delete": scope.may("delete", cluster=cluster, group=group),
             },
         )
     return render(
@@ -190,6 +191,7 @@ def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
             "range": range_minutes(request.GET.get("range"))[0],
             "cluster": cluster,
             "can_reset": scope.may("reset", cluster=cluster, group=group),
+            "can_delete": scope.may("delete", cluster=cluster, group=group),
         },
     )
 

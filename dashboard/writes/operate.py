@@ -1,5 +1,5 @@
 """Audited changes to a cluster's shape: configs of topics and brokers (and their revert),
-creating, growing, purging and deleting topics.
+creating, growing, purging and deleting topics, deleting groups and their offsets.
 
 Each is checked against the topic policies before the broker is asked, recorded before it
 is applied (with the overrides it replaces, so that it can be undone) and completed after.
@@ -13,7 +13,9 @@ from typing import Any
 from django.conf import settings
 
 from dashboard.access.topic_policy import Policies
-from dashboard.kafka.errors import InvalidRequest, KafkaViewError
+from dashboard.kafka.errors import GroupNotEmpty, InvalidRequest, KafkaViewError
+from dashboard.kafka.groups.lag import Group, group_detail
+from dashboard.kafka.groups.share import ShareGroup, SharePartition
 from dashboard.kafka.operate.configs import (
     ConfigChange,
     ConfigPlan,
@@ -23,6 +25,7 @@ from dashboard.kafka.operate.configs import (
     config_plan,
     revert_changes,
 )
+from dashboard.kafka.operate.groups import group_delete, offsets_delete, share_offsets_delete
 from dashboard.kafka.operate.topics import (
     PartitionPlan,
     PurgePlan,
@@ -304,3 +307,75 @@ def delete_topic_audited(*, user: User, cluster: str, topic: str) -> AuditRecord
         previous={"partitions": len(ids)},
         apply=apply,
     )
+
+
+def group_offsets(detail: Group | ShareGroup, topic: str | None = None) -> list[list[Any]]:
+    """[topic, partition, offset] the group has (committed, or a share group's start)."""
+    rows = []
+    for p in detail.partitions:
+        offset = p.start_offset if isinstance(p, SharePartition) else p.committed_offset
+        if offset is not None and (topic is None or p.topic == topic):
+            rows.append([p.topic, p.partition, offset])
+    return rows
+
+
+def group_live_check(detail: Group | ShareGroup) -> None:
+    """GroupNotEmpty while the group has members (Kafka would refuse, or they would commit)."""
+    if detail.members:
+        names = ", ".join(m.client_id for m in detail.members[:5])
+        raise GroupNotEmpty(
+            f"Group {detail.group!r} has {len(detail.members)} active member(s) ({names}): "
+            "stop its consumers first."
+        )
+
+
+def delete_group_audited(*, user: User, cluster: str, group: str) -> AuditRecord:
+    """Record the group's offsets, delete the group (any type): refused while it has members."""
+    detail = group_detail(cluster=cluster, group=group)
+    group_live_check(detail)
+
+    def apply() -> dict[str, Any]:
+        group_delete(cluster=cluster, group=group)
+        return {}
+
+    return _audited(
+        user=user,
+        cluster=cluster,
+        action=AuditRecord.Action.DELETE_GROUP,
+        target=group,
+        parameters={"type": detail.type},
+        previous={"offsets": group_offsets(detail)},
+        apply=apply,
+    )
+
+
+def delete_offsets_audited(
+    *, user: User, cluster: str, group: str, topic: str
+) -> tuple[list[list[Any]], AuditRecord]:
+    """Record the group's offsets on the topic, delete them; undone by a reset to them."""
+    detail = group_detail(cluster=cluster, group=group)
+    group_live_check(detail)
+    rows = group_offsets(detail, topic)
+    if not rows:
+        raise InvalidRequest(f"Group {group!r} has no committed offsets on topic {topic!r}.")
+
+    def apply() -> dict[str, Any]:
+        if isinstance(detail, ShareGroup):
+            share_offsets_delete(cluster=cluster, group=group, topic=topic)
+            return {}
+        errors = offsets_delete(
+            cluster=cluster, group=group, topic=topic, partitions=[r[1] for r in rows]
+        )
+        failed = {str(p): e for p, e in errors.items() if e}
+        return {"errors": failed, "_failed": len(failed)}
+
+    record = _audited(
+        user=user,
+        cluster=cluster,
+        action=AuditRecord.Action.DELETE_OFFSETS,
+        target=group,
+        parameters={"topic": topic, "type": detail.type},
+        previous={"offsets": rows},
+        apply=apply,
+    )
+    return rows, record

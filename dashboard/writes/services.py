@@ -204,15 +204,11 @@ def audit_rows(*, scope: Any = None, limit: int = 500) -> list[dict[str, Any]]:
     for record in AuditRecord.objects.all()[:limit]:
         if scope is not None and not _shown(scope, record):
             continue
-        if (
-            scope is not None
-            and scope.limited
-            and record.action == AuditRecord.Action.RESET_OFFSETS
-        ):
+        if scope is not None and scope.limited and record.action in GROUP_ACTIONS:
             _reset_record_scoped(record, functools.partial(scope.sees_topic, record.cluster))
         undo = None
         if (
-            record.action == AuditRecord.Action.RESET_OFFSETS
+            record.action in {AuditRecord.Action.RESET_OFFSETS, AuditRecord.Action.DELETE_OFFSETS}
             and record.status != AuditRecord.Status.STARTED
         ):
             back = [o for o in record.previous.get("offsets", []) if o[2] is not None]

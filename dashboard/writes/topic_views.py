@@ -1,4 +1,5 @@
-"""Pages and JSON that create, grow, purge and delete topics: preview first, then confirm."""
+"""Pages and JSON that create, grow, purge and delete topics, and delete groups or their
+offsets: preview first, then confirm."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from dashboard.access.policy import scope_of, topic_check
+from dashboard.access.policy import group_check, scope_of, topic_check
 from dashboard.access.topic_policy import PolicyRefused
-from dashboard.kafka.errors import InvalidRequest
-from dashboard.kafka.groups.lag import topic_groups
+from dashboard.kafka.errors import GroupNotEmpty, InvalidRequest
+from dashboard.kafka.groups.lag import group_detail, group_visible, topic_groups
 from dashboard.kafka.numbers import timestamp_ms, whole_number
 from dashboard.kafka.operate.topics import (
     PURGE_MODES,
@@ -29,7 +30,10 @@ from dashboard.writes.operate import (
     confirm_check,
     create_audited,
     create_check,
+    delete_group_audited,
+    delete_offsets_audited,
     delete_topic_audited,
+    group_offsets,
     partitions_audited,
     partitions_preview,
     purge_audited,
@@ -315,3 +319,92 @@ def topic_change(request: HttpRequest, cluster: str, topic: str, kind: str) -> H
     elif kind == "delete":
         context["consumers"] = consumers_of(cluster, topic, request)
     return _page(request, "topic_change.html", context, status)
+
+
+def _group_offsets_json(rows: list[list[Any]]) -> list[dict[str, Any]]:
+    return [{"topic": t, "partition": p, "offset": o} for t, p, o in rows]
+
+
+@require_http_methods(["POST"])
+def api_delete_group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
+    """Delete an empty group (dry_run: what it has); {"topic": t} deletes only its offsets
+    on that topic."""
+    scope = scope_of(request.user)
+    if refused := _refused(request, scope, "delete", cluster, group=group):
+        return refused
+    body = _body(request)
+    topic = body.get("topic")
+    if topic is not None and not isinstance(topic, str):
+        raise InvalidRequest("topic must be a topic name.")
+    if topic is not None:
+        topic_check(scope, cluster, topic)
+    if body.get("dry_run", True):
+        detail = group_detail(cluster=cluster, group=group)
+        if (visible := scope.topic_filter(cluster)) is not None:
+            detail = group_visible(detail, visible)
+        rows = group_offsets(detail, topic)
+        return JsonResponse(
+            {
+                "dry_run": True,
+                "group": group,
+                "type": detail.type,
+                "state": detail.state,
+                "members": len(detail.members),
+                "offsets": _group_offsets_json(rows),
+                "undoable": topic is not None,
+            }
+        )
+    if topic is None:
+        record = delete_group_audited(user=request.user, cluster=cluster, group=group)
+        return JsonResponse({"dry_run": False, "group": group, "audit_id": record.pk})
+    rows, record = delete_offsets_audited(
+        user=request.user, cluster=cluster, group=group, topic=topic
+    )
+    return JsonResponse(
+        {
+            "dry_run": False,
+            "group": group,
+            "topic": topic,
+            "offsets": _group_offsets_json(rows),
+            "audit_id": record.pk,
+            "errors": record.result.get("errors", {}),
+        },
+        status=207 if record.status == "partial" else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def delete_group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
+    """The page: the group's members and offsets, then delete it or its offsets on a topic."""
+    scope = scope_of(request.user)
+    if request.method == "POST" and (
+        refused := _refused(request, scope, "delete", cluster, group=group)
+    ):
+        return refused
+    group_check(scope, cluster, group)
+    context: dict[str, Any] = {"cluster": cluster, "values": request.POST}
+    status = 200
+    if request.method == "POST":
+        topic = request.POST.get("topic", "").strip() or None
+        try:
+            if topic is not None:
+                topic_check(scope, cluster, topic)
+                _, context["record"] = delete_offsets_audited(
+                    user=request.user, cluster=cluster, group=group, topic=topic
+                )
+            else:
+                context["record"] = delete_group_audited(
+                    user=request.user, cluster=cluster, group=group
+                )
+                context["deleted"] = True
+        except GroupNotEmpty as exc:
+            context["error"], status = str(exc), 409
+        except InvalidRequest as exc:
+            context["error"], status = str(exc)[:500], 400
+    if not context.get("deleted"):
+        detail = group_detail(cluster=cluster, group=group)
+        if (visible := scope.topic_filter(cluster)) is not None:
+            detail = group_visible(detail, visible)
+        context.update(group=detail, offsets=group_offsets(detail))
+    context["name"] = group
+    return _page(request, "group_delete.html", context, status)

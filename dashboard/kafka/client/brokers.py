@@ -110,3 +110,22 @@ def check(code: int, message: str | None, *, cluster: str) -> None:
     if code in TRANSIENT_CODES:
         raise unavailable(cluster=cluster, detail=error_text(code, message))
     raise InvalidRequest(f"Kafka refused the request: {error_text(code, message)}")
+
+
+def group_coordinator(*, cluster: str, group: str) -> BrokerNode:
+    """The broker that coordinates the group (FindCoordinator), where its requests go."""
+    nodes = {n.id: n for n in brokers_all(cluster=cluster)}
+    found = answer(
+        send(
+            cluster=cluster,
+            node=next(iter(nodes.values())),
+            name="FindCoordinator",
+            values={"KeyType": 0, "CoordinatorKeys": [group]},
+        ),
+        cluster=cluster,
+    )
+    (coordinator,) = found["Coordinators"]
+    check(coordinator["ErrorCode"], coordinator["ErrorMessage"], cluster=cluster)
+    return nodes.get(coordinator["NodeId"]) or BrokerNode(
+        coordinator["NodeId"], coordinator["Host"], coordinator["Port"]
+    )

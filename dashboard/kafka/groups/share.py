@@ -18,9 +18,8 @@ from typing import Any
 from dashboard.kafka.client.brokers import (
     BrokerNode,
     answer,
-    brokers_all,
-    check,
     error_text,
+    group_coordinator,
     send,
     state_name,
 )
@@ -241,21 +240,7 @@ def share_offsets_alter(
     Takes (topic, partition, new start) rows, not a reset plan: a kind of group knows its
     requests, the writes side knows plans.
     """
-    nodes = {n.id: n for n in brokers_all(cluster=cluster)}
-    found = answer(
-        send(
-            cluster=cluster,
-            node=next(iter(nodes.values())),
-            name="FindCoordinator",
-            values={"KeyType": 0, "CoordinatorKeys": [group]},
-        ),
-        cluster=cluster,
-    )
-    (coordinator,) = found["Coordinators"]
-    check(coordinator["ErrorCode"], coordinator["ErrorMessage"], cluster=cluster)
-    node = nodes.get(coordinator["NodeId"]) or BrokerNode(
-        coordinator["NodeId"], coordinator["Host"], coordinator["Port"]
-    )
+    node = group_coordinator(cluster=cluster, group=group)
     by_topic: dict[str, list[dict[str, int]]] = {}
     for topic, partition, new in offsets:
         by_topic.setdefault(topic, []).append({"PartitionIndex": partition, "StartOffset": new})
