@@ -277,21 +277,25 @@ def topic_change(request: HttpRequest, cluster: str, topic: str, kind: str) -> H
     status = 200
     if request.method == "POST":
         apply = request.POST.get("action") == "apply"
+        typed = request.POST.get("confirm", "").strip()
         try:
-            if apply:
-                confirm_check(topic, request.POST.get("confirm", "").strip())
+            # The preview is made again before the confirmation is checked, so a wrong
+            # name shows it once more beside the error.
             if kind == "partitions":
                 count = whole_number(request.POST.get("count"), "count", minimum=1)
+                if not apply or typed != topic:
+                    plan = partitions_preview(cluster=cluster, topic=topic, count=count)
+                    context.update(plan=plan, ordering=ordering_note(plan))
                 if apply:
+                    confirm_check(topic, typed)
                     context["record"] = partitions_audited(
                         user=request.user, cluster=cluster, topic=topic, count=count
                     )
-                else:
-                    plan = partitions_preview(cluster=cluster, topic=topic, count=count)
-                    context.update(plan=plan, ordering=ordering_note(plan))
             elif kind == "purge":
                 wanted = purge_request(request.POST, cluster, topic)
+                context["purge"] = wanted
                 if apply:
+                    confirm_check(topic, typed)
                     done, record = purge_audited(
                         user=request.user,
                         cluster=cluster,
@@ -299,16 +303,15 @@ def topic_change(request: HttpRequest, cluster: str, topic: str, kind: str) -> H
                         fingerprint=request.POST.get("fingerprint") or None,
                     )
                     context.update(record=record, purge=done)
-                else:
-                    context["purge"] = wanted
             else:
                 context["consumers"] = consumers_of(cluster, topic, request)
+                context["preview"] = True
                 if apply:
+                    confirm_check(topic, typed)
                     context["record"] = delete_topic_audited(
                         user=request.user, cluster=cluster, topic=topic
                     )
-                else:
-                    context["preview"] = True
+                    context["preview"] = False
         except PurgePlanChanged as exc:
             context.update(purge=exc.plan, changed=True)
             status = 409

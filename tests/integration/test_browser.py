@@ -219,3 +219,60 @@ def test_group_chart_draws_the_sampled_lag_and_updates_while_open(
     page.click("[data-testid=status] a")
     page.wait_for_url(f"{daphne_server}/help/lag-status/")
     assert "STALL" in page.locator("#statuses").inner_text()
+
+
+@pytest.fixture
+def operate_topic(user, kafka_broker, make_topic) -> str:
+    """A topic of five records and the user in cluster-admin (made before the browser starts:
+    no database call may run while Playwright's loop does)."""
+    from confluent_kafka import Producer
+    from django.contrib.auth.models import Group
+
+    from tests.conftest import roles_ensure
+
+    roles_ensure()
+    user.groups.add(Group.objects.get(name="cluster-admin"))
+    topic = make_topic("e2e-operate")
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
+    for i in range(5):
+        producer.produce(topic, value=f"v{i}".encode(), partition=0)
+    producer.flush(15)
+    return topic
+
+
+def test_a_config_change_and_a_purge_go_preview_then_confirm(
+    user, daphne_server: str, admin, operate_topic, browser_page
+) -> None:
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import ConfigResource, OffsetSpec
+
+    topic = operate_topic
+    page = browser_page
+    log_in(page, daphne_server, user)
+
+    page.goto(f"{daphne_server}/clusters/local/topics/{topic}/configs/")
+    page.fill("#set", "retention.ms=120000")
+    page.click("#config-form button[type=submit]")
+    row = page.locator("#diff tbody tr").first.inner_text()
+    assert "retention.ms" in row and "120000" in row and "default → topic" in row
+    described = admin.describe_configs([ConfigResource("TOPIC", topic)])
+    (future,) = described.values()
+    assert future.result(timeout=15)["retention.ms"].value != "120000"  # a preview only
+    page.click("#apply")
+    page.wait_for_selector("#config-result")
+    (future,) = admin.describe_configs([ConfigResource("TOPIC", topic)]).values()
+    assert future.result(timeout=15)["retention.ms"].value == "120000"
+
+    page.goto(f"{daphne_server}/clusters/local/topics/{topic}/purge/")
+    page.select_option("#mode", "offset")
+    page.fill("#value", "3")
+    page.click("#change-form button[value=preview]")
+    assert "0 → 3" in page.locator("#purge-plan tbody tr").first.inner_text()
+    page.fill("#confirm", "not the name")
+    page.click("#apply")
+    assert "type the topic's name" in page.locator("#change-error").inner_text()
+    page.fill("#confirm", topic)
+    page.click("#apply")
+    page.wait_for_selector("#change-result")
+    low = admin.list_offsets({TopicPartition(topic, 0): OffsetSpec.earliest()})
+    assert next(iter(low.values())).result(timeout=15).offset == 3
