@@ -91,7 +91,16 @@ def configure_audited(
     config_policy_check(plan)
     if not plan.effective:
         return plan, None  # nothing to do is not a write: no record
-    record = audit_start(
+
+    def apply() -> dict[str, Any]:
+        settled = config_apply(plan=plan)
+        return {
+            "rows": [[r.name, r.op, r.after, r.after_source] for r in plan.rows],
+            # False: the broker asked had not shown the change within the request timeout.
+            "settled": settled,
+        }
+
+    record = _audited(
         user=user,
         cluster=cluster,
         action=AuditRecord.Action.CONFIGURE,
@@ -104,22 +113,7 @@ def configure_audited(
             **({"reverts": reverts} if reverts is not None else {}),
         },
         previous={"overrides": plan.overrides},
-    )
-    try:
-        settled = config_apply(plan=plan)
-    except KafkaViewError as exc:
-        _written()
-        audit_finish(record, status=AuditRecord.Status.FAILED, result={"error": str(exc)})
-        raise
-    _written()
-    audit_finish(
-        record,
-        status=AuditRecord.Status.DONE,
-        result={
-            "rows": [[r.name, r.op, r.after, r.after_source] for r in plan.rows],
-            # False: the broker asked had not shown the change within the request timeout.
-            "settled": settled,
-        },
+        apply=apply,
     )
     return plan, record
 

@@ -29,7 +29,7 @@ from dashboard.writes.operate import (
     configure_audited,
     revert_of,
 )
-from dashboard.writes.views import _refused
+from dashboard.writes.views import _refused, json_body
 
 DEFAULT_BROKER = "default"  # the path segment of the cluster-wide broker default
 
@@ -182,19 +182,6 @@ def _configs_json(cluster: str, resource: Resource) -> dict[str, Any]:
     }
 
 
-def _body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, RecursionError):
-        raise InvalidRequest("The body must be a JSON object.") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The body must be a JSON object.")
-    dry_run = body.get("dry_run", True)
-    if not isinstance(dry_run, bool):
-        raise InvalidRequest("dry_run must be true or false.")
-    return body
-
-
 def _configs_api(request: HttpRequest, cluster: str, resource: Resource) -> HttpResponse:
     scope = scope_of(request.user)
     if request.method == "GET":
@@ -205,7 +192,7 @@ def _configs_api(request: HttpRequest, cluster: str, resource: Resource) -> Http
         return JsonResponse(_configs_json(cluster, resource))
     if refused := _resource_refused(request, cluster, resource):
         return refused
-    body = _body(request)
+    body = json_body(request)
     return _configs_change(request, cluster, resource, changes_parse(body), body)
 
 
@@ -260,4 +247,6 @@ def api_revert(request: HttpRequest, record_id: int) -> HttpResponse:
     cluster_check(scope, record.cluster)
     if refused := _resource_refused(request, record.cluster, resource):
         return refused
-    return _configs_change(request, record.cluster, resource, changes, _body(request), record.pk)
+    return _configs_change(
+        request, record.cluster, resource, changes, json_body(request), record.pk
+    )

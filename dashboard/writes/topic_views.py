@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from dashboard.access.policy import group_check, scope_of, topic_check
+from dashboard.access.policy import Scope, group_check, scope_of, topic_check
 from dashboard.access.topic_policy import PolicyRefused
 from dashboard.kafka.errors import GroupNotEmpty, InvalidRequest
 from dashboard.kafka.groups.lag import group_detail, group_visible, topic_groups
@@ -38,8 +38,8 @@ from dashboard.writes.operate import (
     partitions_preview,
     purge_audited,
 )
-from dashboard.writes.operate_views import _body, lines_config
-from dashboard.writes.views import _refused
+from dashboard.writes.operate_views import lines_config
+from dashboard.writes.views import _refused, json_body
 
 
 def spec_of(data: Any) -> TopicSpec:
@@ -74,7 +74,7 @@ def _policy_problem(exc: PolicyRefused) -> HttpResponse:
 
 @require_http_methods(["POST"])
 def api_create_topic(request: HttpRequest, cluster: str) -> HttpResponse:
-    body = _body(request)
+    body = json_body(request)
     spec = spec_of(body)
     spec.check()  # a name that is not a topic name is a 400 before scope is asked
     if refused := _refused(request, scope_of(request.user), "create", cluster, topic=spec.name):
@@ -111,7 +111,7 @@ def ordering_note(plan: PartitionPlan) -> str:
 def api_partitions(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
     if refused := _refused(request, scope_of(request.user), "configure", cluster, topic=topic):
         return refused
-    body = _body(request)
+    body = json_body(request)
     count = whole_number(body.get("count"), "count", minimum=1)
     try:
         if body.get("dry_run", True):
@@ -157,7 +157,7 @@ def _purge_json(plan: PurgePlan) -> dict[str, Any]:
 def api_purge(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
     if refused := _refused(request, scope_of(request.user), "delete", cluster, topic=topic):
         return refused
-    body = _body(request)
+    body = json_body(request)
     plan = purge_request(body, cluster, topic)
     if body.get("dry_run", True):
         return JsonResponse({"dry_run": True, "plan": _purge_json(plan)})
@@ -197,7 +197,7 @@ def consumers_of(cluster: str, topic: str, request: HttpRequest) -> list[dict[st
 def api_delete_topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
     if refused := _refused(request, scope_of(request.user), "delete", cluster, topic=topic):
         return refused
-    body = _body(request)
+    body = json_body(request)
     consumers = consumers_of(cluster, topic, request)
     if body.get("dry_run", True):
         detail = topic_detail(cluster=cluster, topic=topic)
@@ -324,6 +324,14 @@ def topic_change(request: HttpRequest, cluster: str, topic: str, kind: str) -> H
     return _page(request, "topic_change.html", context, status)
 
 
+def _visible_detail(scope: Scope, cluster: str, group: str) -> Any:
+    """The group as the user may see it (partitions of hidden topics left out)."""
+    detail = group_detail(cluster=cluster, group=group)
+    if (visible := scope.topic_filter(cluster)) is not None:
+        detail = group_visible(detail, visible)
+    return detail
+
+
 def _group_offsets_json(rows: list[list[Any]]) -> list[dict[str, Any]]:
     return [{"topic": t, "partition": p, "offset": o} for t, p, o in rows]
 
@@ -335,16 +343,14 @@ def api_delete_group(request: HttpRequest, cluster: str, group: str) -> HttpResp
     scope = scope_of(request.user)
     if refused := _refused(request, scope, "delete", cluster, group=group):
         return refused
-    body = _body(request)
+    body = json_body(request)
     topic = body.get("topic")
     if topic is not None and not isinstance(topic, str):
         raise InvalidRequest("topic must be a topic name.")
     if topic is not None:
         topic_check(scope, cluster, topic)
     if body.get("dry_run", True):
-        detail = group_detail(cluster=cluster, group=group)
-        if (visible := scope.topic_filter(cluster)) is not None:
-            detail = group_visible(detail, visible)
+        detail = _visible_detail(scope, cluster, group)
         rows = group_offsets(detail, topic)
         return JsonResponse(
             {
@@ -405,9 +411,7 @@ def delete_group(request: HttpRequest, cluster: str, group: str) -> HttpResponse
         except InvalidRequest as exc:
             context["error"], status = str(exc)[:500], 400
     if not context.get("deleted"):
-        detail = group_detail(cluster=cluster, group=group)
-        if (visible := scope.topic_filter(cluster)) is not None:
-            detail = group_visible(detail, visible)
+        detail = _visible_detail(scope, cluster, group)
         context.update(group=detail, offsets=group_offsets(detail))
     context["name"] = group
     return _page(request, "group_delete.html", context, status)

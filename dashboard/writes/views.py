@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -206,15 +207,8 @@ def api_reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
     scope = scope_of(request.user)
     if refused := _refused(request, scope, "reset", cluster, group=group):
         return refused
-    try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, RecursionError):
-        raise InvalidRequest("The body must be a JSON object.") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The body must be a JSON object.")
+    body = json_body(request)
     dry_run = body.get("dry_run", True)
-    if not isinstance(dry_run, bool):
-        raise InvalidRequest("dry_run must be true or false.")
     wanted = reset_request(body)
     if dry_run:
         planned = reset_plan(
@@ -251,6 +245,19 @@ def api_reset(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
         },
         status=200 if not outcome.failed else 207,
     )
+
+
+def json_body(request: HttpRequest) -> dict[str, Any]:
+    """A write's JSON body: an object whose dry_run, if given, is true or false."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, RecursionError):
+        raise InvalidRequest("The body must be a JSON object.") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    if not isinstance(body.get("dry_run", True), bool):
+        raise InvalidRequest("dry_run must be true or false.")
+    return body
 
 
 @require_GET

@@ -12,6 +12,13 @@ from confluent_kafka import Consumer
 from dashboard.writes.models import AuditRecord
 from devtools.broker import cli_run
 from tests.helpers import CACHE_DIR, unique
+from tests.integration.test_group_types import (
+    cli_table,
+    produce,
+    share_earliest,
+    share_offsets,
+    share_read,
+)
 from tests.integration.test_reset import commit, kafka_offsets
 
 pytestmark = pytest.mark.django_db
@@ -100,9 +107,11 @@ def test_deleting_an_empty_group_removes_it_from_kafkas_list(committed, cluster_
     path = f"/api/clusters/local/groups/{group}/delete/"
     preview = api(cluster_admin, path, dry_run=True).json()
     assert (preview["members"], len(preview["offsets"]), preview["undoable"]) == (0, 4, False)
+    assert group in {row[0] for row in cli_table(bootstrap, "groups", "--list")}
     deleted = api(cluster_admin, path, dry_run=False)
     assert deleted.status_code == 200, deleted.content
-    assert group not in groups_listed(bootstrap)
+    # kafka-groups lists every type (kafka-consumer-groups would not show a share group).
+    assert group not in {row[0] for row in cli_table(bootstrap, "groups", "--list")}
     assert api(cluster_admin, path, dry_run=False).status_code == 404
     record = AuditRecord.objects.get(pk=deleted.json()["audit_id"])
     assert len(record.previous["offsets"]) == 4
@@ -113,3 +122,32 @@ def test_viewers_may_not_delete_groups(committed, viewer) -> None:
     answer = api(viewer, f"/api/clusters/local/groups/{group}/delete/", dry_run=False)
     assert answer.status_code == 403
     assert group in groups_listed(committed["bootstrap"])
+
+
+def test_a_share_groups_offsets_then_the_group_are_deleted_as_kafkas_tool_shows(
+    admin, kafka_broker, make_topic, cluster_admin
+) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    topic = make_topic("shared-jobs")
+    group = unique("share-delete")
+    share_earliest(admin, group)
+    produce(bootstrap, topic, 4)
+    consumer = share_read(bootstrap, group, topic, 4)
+    path = f"/api/clusters/local/groups/{group}/delete/"
+    try:
+        assert api(cluster_admin, path, dry_run=False).status_code == 409
+    finally:
+        consumer.close()
+    # A closed share consumer leaves the group at once, but the coordinator may need a moment.
+    deadline = time.monotonic() + 30
+    while api(cluster_admin, path, dry_run=True).json()["members"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert share_offsets(bootstrap, group)
+    offsets = api(cluster_admin, path, dry_run=False, topic=topic)
+    assert offsets.status_code == 200, offsets.content
+    assert share_offsets(bootstrap, group) == {}
+    assert group in {row[0] for row in cli_table(bootstrap, "groups", "--list")}
+    deleted = api(cluster_admin, path, dry_run=False)
+    assert deleted.status_code == 200, deleted.content
+    # kafka-groups lists every type (kafka-consumer-groups would not show a share group).
+    assert group not in {row[0] for row in cli_table(bootstrap, "groups", "--list")}
