@@ -199,3 +199,57 @@ def test_history_endpoints_never_answer_500(viewer, name, range_, kind) -> None:
     assert response.status_code in {200, 400, 404}, response.content[:500]
     if response.status_code == 200:
         assert set(json.loads(response.content)) >= {"times", "ok"}
+
+
+@pytest.fixture
+def operate_target(make_topic):
+    return make_topic("fuzz-operate", partitions=2)
+
+
+OPERATE_FIELDS = {
+    "name": json_value,
+    "partitions": json_value,
+    "replication_factor": json_value,
+    "configs": json_value,
+    "set": json_value,
+    "delete": json_value,
+    "count": json_value,
+    "mode": st.one_of(st.sampled_from(["all", "offset", "timestamp"]), json_value),
+    "value": json_value,
+    "topic": json_value,
+    "confirm": json_value,
+    "fingerprint": json_value,
+}
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    endpoint=st.sampled_from(
+        ["create-topic", "configs", "partitions", "purge", "delete", "group", "broker"]
+    ),
+    # Previews only: a fuzzed apply could delete the topic the other draws need.
+    body=st.one_of(
+        json_value,
+        st.fixed_dictionaries({"dry_run": st.just(True)}, optional=OPERATE_FIELDS),
+    ),
+    raw=st.one_of(st.none(), st.binary(max_size=50)),
+)
+def test_operate_endpoints_never_answer_500(
+    cluster_admin, operate_target, endpoint, body, raw
+) -> None:
+    if isinstance(body, dict) and body.get("dry_run") is not True:
+        body = {**body, "dry_run": True} if isinstance(body, dict) else body
+    paths = {
+        "create-topic": "/api/clusters/local/create-topic/",
+        "group": "/api/clusters/local/groups/fuzz-group/delete/",
+        "broker": "/api/clusters/local/brokers/1/configs/",
+    }
+    path = paths.get(endpoint, f"/api/clusters/local/topics/{operate_target}/{endpoint}/")
+    data = raw if raw is not None else json.dumps(body)
+    response = cluster_admin.post(path, data=data, content_type="application/json")
+    assert response.status_code in {200, 400, 404, 409, 422}, response.content[:500]
+    assert response["Content-Type"] == "application/json"

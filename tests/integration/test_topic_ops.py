@@ -316,3 +316,48 @@ def test_viewers_and_read_only_mode_change_nothing(
             assert "read-only" in refused.json()["error"]["message"]
     assert described(bootstrap, topic)["PartitionCount"] == "2"
     assert offsets(bootstrap, topic, "-2") == {0: 0, 1: 0}
+
+
+SCOPED = r"""
+[[rules]]
+groups = ["watchers"]
+topics = ["seen\\..*"]
+consumer_groups = ["seen-.*"]
+actions = ["view"]
+"""
+
+
+def test_scope_hides_with_404_and_refuses_with_403_for_each_new_action(
+    kafka_broker, make_topic, client, user
+) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    seen, hidden = make_topic("seen."), make_topic("hidden")
+    user.groups.add(Group.objects.get_or_create(name="watchers")[0])
+    client.force_login(user)
+    calls = {
+        "create": (CREATE, {"partitions": 1}),
+        "configure": ("/configs/", {"set": {"retention.ms": "1000"}}),
+        "partitions": ("/partitions/", {"count": 3, "confirm": None}),
+        "purge": ("/purge/", {"mode": "all", "confirm": None}),
+        "delete": ("/delete/", {"confirm": None}),
+    }
+    with override_settings(KAFKAVIEW_ACCESS=access_parse(SCOPED, source="access.toml")):
+        for what, (suffix, fields) in calls.items():
+            for topic, status in ((seen, 403), (hidden, 404)):
+                if what == "create":
+                    path, body = CREATE, {**fields, "name": unique(topic)}
+                else:
+                    path, body = base(topic) + suffix, {**fields, "confirm": topic}
+                answer = api(client, path, dry_run=False, **body)
+                assert answer.status_code == status, (what, topic, answer.content)
+        for group, status in ((unique("seen-g"), 403), (unique("other-g"), 404)):
+            path = f"/api/clusters/local/groups/{group}/delete/"
+            assert api(client, path, dry_run=False).status_code == status
+        assert (
+            api(client, "/api/clusters/local/brokers/1/configs/", set={"x": "1"}).status_code == 403
+        )
+        # Reading configs needs only view: the visible topic's, not the hidden one's.
+        assert client.get(f"{base(seen)}/configs/").status_code == 200
+        assert client.get(f"{base(hidden)}/configs/").status_code == 404
+    assert described(bootstrap, seen)["PartitionCount"] == "1"
+    assert described(bootstrap, hidden)["PartitionCount"] == "1"
