@@ -334,7 +334,7 @@ def test_scope_hides_with_404_and_refuses_with_403_for_each_new_action(
     seen, hidden = make_topic("seen."), make_topic("hidden")
     user.groups.add(Group.objects.get_or_create(name="watchers")[0])
     client.force_login(user)
-    calls = {
+    calls: dict[str, tuple[str, dict[str, object]]] = {
         "create": (CREATE, {"partitions": 1}),
         "configure": ("/configs/", {"set": {"retention.ms": "1000"}}),
         "partitions": ("/partitions/", {"count": 3, "confirm": None}),
