@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -159,3 +160,29 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     out = [line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(r) for r in cells]
     return "\n".join(out)
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident memory in MiB (/proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def daphne_for_bench(
+    *, bootstrap: str, port: int, log_dir: Path, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Daphne serving kafkaview on port against the bench's broker and database."""
+    from devtools.daphne import daphne_start, http_wait
+
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "KAFKAVIEW_LOG_LEVEL": "WARNING",
+        **(extra or {}),
+    }
+    log = open(log_dir / "daphne.log", "wb")  # noqa: SIM115 - lives as long as Daphne
+    proc = daphne_start(port=port, cwd=BASE_DIR, env=env, log=log)
+    http_wait(f"http://127.0.0.1:{port}/healthz", timeout=30, process=proc)
+    return proc

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import BASE_DIR, broker_and_django, session_cookie, table
+from _common import BASE_DIR, broker_and_django, daphne_for_bench, rss_mb, session_cookie, table
 
 DB = Path(tempfile.mkdtemp(prefix="kafkaview-bench-tail-")) / "db.sqlite3"
 os.environ["DATABASE_URL"] = f"sqlite:///{DB}"
@@ -94,28 +94,10 @@ class SkipToMemory(Exception):
     """--memory-only: go straight to the memory measurement (--no-memory: past it)."""
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def start_daphne(
     bootstrap: str, port: int, extra: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    from devtools.daphne import daphne_start, http_wait
-
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "KAFKAVIEW_LOG_LEVEL": "WARNING",
-        **(extra or {}),
-    }
-    log = open(DB.parent / "daphne.log", "wb")  # noqa: SIM115 - lives as long as Daphne
-    proc = daphne_start(port=port, cwd=BASE_DIR, env=env, log=log)
-    http_wait(f"http://127.0.0.1:{port}/healthz", timeout=30, process=proc)
-    return proc
+    return daphne_for_bench(bootstrap=bootstrap, port=port, log_dir=DB.parent, extra=extra)
 
 
 class Client:

@@ -6,6 +6,7 @@ from dashboard.browse import views as browse
 from dashboard.lag import views as lag
 from dashboard.tail import views as tail
 from dashboard.web import views as web
+from dashboard.writes import exchange_views as exchange
 from dashboard.writes import operate_views as operate
 from dashboard.writes import topic_views as topic_ops
 from dashboard.writes import views as writes
@@ -32,6 +33,11 @@ urlpatterns = [
         name="broker_configs",
     ),
     path("clusters/<str:cluster>/create-topic/", topic_ops.create_topic, name="create_topic"),
+    path(
+        "clusters/<str:cluster>/topics/<str:topic>/exchange/",
+        exchange.exchange,
+        name="exchange",
+    ),
     *(
         path(
             f"clusters/<str:cluster>/topics/<str:topic>/{kind}/",
@@ -67,6 +73,16 @@ urlpatterns = [
         "api/clusters/<str:cluster>/topics/<str:topic>/partition/",
         writes.api_partition_preview,
         name="api_partition_preview",
+    ),
+    path(
+        "api/clusters/<str:cluster>/topics/<str:topic>/export/",
+        exchange.api_export,
+        name="api_export",
+    ),
+    path(
+        "api/clusters/<str:cluster>/topics/<str:topic>/import/",
+        exchange.api_import,
+        name="api_import",
     ),
     path(
         "api/clusters/<str:cluster>/create-topic/",

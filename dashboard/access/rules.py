@@ -17,7 +17,7 @@
     json_fields = ["card.number", "cvv"]
     regex = ["\\\\b\\\\d{13,19}\\\\b"]
 
-A user may do an action on a topic (view, tail, produce, create, configure, delete) or a
+A user may do an action on a topic (view, tail, export, produce, create, configure, delete) or a
 consumer group (view, reset, delete) when a rule of one of their groups allows it on that
 cluster; configuring brokers takes `cluster_actions = ["configure"]`. Errors name the
 file, the rule and the key, as the clusters file's do.
@@ -36,7 +36,7 @@ from dashboard.access.topic_policy import Policies, PolicyConfigError, policies_
 from dashboard.kafka.linear import LinearPattern, PatternError, linear_compile
 from dashboard.kafka.masking import Masker
 
-ACTIONS = ("view", "tail", "produce", "reset", "create", "configure", "delete")
+ACTIONS = ("view", "tail", "export", "produce", "reset", "create", "configure", "delete")
 CLUSTER_ACTIONS = ("configure",)
 RULE_KEYS = frozenset(
     {"groups", "clusters", "topics", "consumer_groups", "actions", "cluster_actions"}

@@ -34,6 +34,8 @@ class AuditRecord(models.Model):
         DELETE_TOPIC = "delete_topic", "delete topic"
         DELETE_GROUP = "delete_group", "delete consumer group"
         DELETE_OFFSETS = "delete_offsets", "delete committed offsets"
+        EXPORT = "export", "export (download)"
+        IMPORT = "import", "import (file)"
 
     class Status(models.TextChoices):
         STARTED = "started", "started"

@@ -1,0 +1,147 @@
+"""Messages out and back in: an export streamed from a search, an import of such a file.
+
+Both are audit records like produce: written before anything is read or sent, completed
+with what was scanned, matched, delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from dashboard.kafka.errors import ClusterUnavailable
+from dashboard.kafka.masking import Masker
+from dashboard.kafka.operate.importing import ImportResult, import_send, records_parse
+from dashboard.kafka.tail.export import ExportStats, export_lines, export_plan
+from dashboard.kafka.tail.request import TailRequest
+from dashboard.writes.models import AuditRecord
+from dashboard.writes.services import (
+    User,
+    _read_parameters,
+    _written,
+    audit_finish,
+    audit_start,
+    topic_masker,
+)
+
+
+def export_audited(
+    *,
+    user: User,
+    cluster: str,
+    request: TailRequest,
+    fmt: str,
+    masker: Masker | None,
+    decode: bool,
+) -> tuple[int, Iterator[bytes]]:
+    """Check the export, record it, and give the records in range and the download's bytes.
+
+    The record is completed when the download ends, is cut off, or fails: the bytes stop
+    with an error (the download is then incomplete) rather than end as if all was read.
+    """
+    starts = export_plan(cluster=cluster, request=request, fmt=fmt, masker=masker)
+    total = sum(max((s.end or s.offset) - s.offset, 0) for s in starts)
+    record = audit_start(
+        user=user,
+        cluster=cluster,
+        action=AuditRecord.Action.EXPORT,
+        target=request.topic,
+        parameters={
+            **_read_parameters(request, topic_masker(request.topic)),
+            "format": fmt,
+            "decode": decode,
+            "in_range": total,
+        },
+    )
+    stats = ExportStats()
+
+    def stream() -> Iterator[bytes]:
+        try:
+            yield from export_lines(
+                cluster=cluster,
+                request=request,
+                starts=starts,
+                fmt=fmt,
+                masker=masker,
+                stats=stats,
+                decode=decode,
+            )
+            if stats.finished is not None and stats.finished.startswith("error"):
+                raise ClusterUnavailable(
+                    cluster=cluster, bootstrap_servers="", detail=stats.finished
+                )
+        finally:
+            done = stats.finished in ("end", "max_matches")
+            audit_finish(
+                record,
+                status=AuditRecord.Status.DONE if done else AuditRecord.Status.PARTIAL,
+                result={
+                    "scanned": stats.scanned,
+                    "matched": stats.matched,
+                    "total": stats.total,
+                    # None: the download was closed before the range was read.
+                    "finished": stats.finished or "cut off by the reader",
+                },
+            )
+
+    return total, stream()
+
+
+def import_audited(
+    *,
+    user: User,
+    cluster: str,
+    topic: str,
+    lines: Iterable[bytes],
+    fmt: str,
+    keep_partitions: bool,
+    keep_timestamps: bool,
+    rate: int | None,
+    summary: dict[str, Any],
+) -> tuple[ImportResult, AuditRecord]:
+    """Record the import (the file was parsed whole before), send it, complete the record."""
+    record = audit_start(
+        user=user,
+        cluster=cluster,
+        action=AuditRecord.Action.IMPORT,
+        target=topic,
+        parameters={
+            "format": fmt,
+            "keep_partitions": keep_partitions,
+            "keep_timestamps": keep_timestamps,
+            "rate": rate,
+            **summary,
+        },
+    )
+    try:
+        result = import_send(
+            cluster=cluster,
+            topic=topic,
+            records=records_parse(lines, fmt),
+            keep_partitions=keep_partitions,
+            keep_timestamps=keep_timestamps,
+            rate=rate,
+        )
+    except Exception as exc:
+        _written()
+        audit_finish(record, status=AuditRecord.Status.FAILED, result={"error": str(exc)[:500]})
+        raise
+    _written()
+    status = (
+        AuditRecord.Status.DONE
+        if not result.failed
+        else AuditRecord.Status.FAILED
+        if not result.delivered
+        else AuditRecord.Status.PARTIAL
+    )
+    audit_finish(
+        record,
+        status=status,
+        result={
+            "delivered": result.delivered,
+            "failed": result.failed,
+            "per_partition": {str(p): n for p, n in sorted(result.per_partition.items())},
+            "failures": [{"line": line, "error": e} for line, e in result.failures],
+        },
+    )
+    return result, record
