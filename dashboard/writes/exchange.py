@@ -6,7 +6,7 @@ with what was scanned, matched, delivered.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from typing import Any
 
 from dashboard.kafka.errors import ClusterUnavailable
@@ -33,7 +33,7 @@ def export_audited(
     fmt: str,
     masker: Masker | None,
     decode: bool,
-) -> tuple[int, Iterator[bytes]]:
+) -> tuple[int, Generator[bytes, None, None]]:
     """Check the export, record it, and give the records in range and the download's bytes.
 
     The record is completed when the download ends, is cut off, or fails: the bytes stop
@@ -55,7 +55,7 @@ def export_audited(
     )
     stats = ExportStats()
 
-    def stream() -> Iterator[bytes]:
+    def stream() -> Generator[bytes, None, None]:
         try:
             yield from export_lines(
                 cluster=cluster,

@@ -56,12 +56,11 @@ def read_all(bootstrap: str, topic: str, partitions: int = 3) -> dict[int, list[
     while len(ended) < partitions:
         msg = consumer.poll(10)
         assert msg is not None, "the judge's consumer got nothing for 10 s"
+        partition = int(msg.partition() or 0)
         if msg.error():
-            ended.add(msg.partition())
+            ended.add(partition)
             continue
-        out[msg.partition()].append(
-            (msg.key(), msg.value(), msg.headers() or [], msg.timestamp()[1])
-        )
+        out[partition].append((msg.key(), msg.value(), msg.headers() or [], msg.timestamp()[1]))
     consumer.close()
     return out
 
@@ -198,7 +197,7 @@ def test_a_download_closed_early_stops_the_read_and_says_so(
     kafka_broker, make_topic, operator, user
 ) -> None:
     topic = make_topic("big-export")
-    rows = [(0, f"k{i}".encode(), b"x" * 200, [], 1000 + i) for i in range(3000)]
+    rows: list[tuple] = [(0, f"k{i}".encode(), b"x" * 200, [], 1000 + i) for i in range(3000)]
     fill(kafka_broker.bootstrap_servers, topic, rows)
     answer = operator.get(f"/api/clusters/local/topics/{topic}/export/", {"format": "lossless"})
     assert answer["X-Records-In-Range"] == "3000"
