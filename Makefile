@@ -8,7 +8,7 @@ DEV_STAMP := $(VENV)/.requirements-dev.stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
 
-.PHONY: help setup setup-dev system-deps jars registry-app run broker demo kafka-cli test unit integration security lint format check clean
+.PHONY: help setup setup-dev bench-deps system-deps jars registry-app run broker demo kafka-cli test unit integration security lint format check clean
 
 help:
 	@echo "make run        local Kafka broker + demo traffic + dashboard at http://127.0.0.1:8000"
@@ -59,6 +59,10 @@ jars: $(PIP_STAMP)
 setup: system-deps $(PIP_STAMP) $(NPM_STAMP) jars
 
 setup-dev: setup $(DEV_STAMP) registry-app
+
+# What bench/ compares against (kcat, Debian's package): not needed by make test.
+bench-deps: setup-dev
+	@command -v kcat >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq kcat; }
 
 run: setup
 	$(PY) manage.py runlocal

@@ -169,8 +169,9 @@ def main() -> None:
         cookie = session_cookie()
         port = free_port()
         daphne = daphne_for_bench(bootstrap=bootstrap, port=port, log_dir=WORK)
+        rows: list[list[object]] = []
         try:
-            rows = [kcat_anchor(bootstrap, topic, args.records)]
+            rows.append(kcat_anchor(bootstrap, topic, args.records))
             path = WORK / "export.lossless.ndjson"
             lines, took, before, peak = export(port, cookie, topic, path, daphne.pid)
             rows.append(
@@ -183,9 +184,8 @@ def main() -> None:
                 ]
             )
             target = f"bench-import-{time.time_ns()}"
-            AdminClient({"bootstrap.servers": bootstrap}).create_topics([NewTopic(target, 3, 1)])[
-                target
-            ].result(timeout=30)
+            admin = AdminClient({"bootstrap.servers": bootstrap})  # kept: a dropped one cancels
+            admin.create_topics([NewTopic(target, 3, 1)])[target].result(timeout=30)
             body, took = import_(port, cookie, target, path)
             rows.append(
                 [
@@ -199,6 +199,9 @@ def main() -> None:
             rows[0] += [""]
             print(table(["what", "records", "seconds", "records/s", "Daphne RSS MiB / note"], rows))
             print(f"# file: {path.stat().st_size / 2**20:,.0f} MiB")
+        except BaseException:
+            print(table(["what", "records", "seconds", "records/s", "note"], rows), flush=True)
+            raise
         finally:
             daphne.terminate()
             daphne.wait(timeout=10)
