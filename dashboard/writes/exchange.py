@@ -6,8 +6,10 @@ with what was scanned, matched, delivered.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+from collections.abc import AsyncIterator, Callable, Generator, Iterable
 from typing import Any
+
+from asgiref.sync import sync_to_async
 
 from dashboard.kafka.errors import ClusterUnavailable
 from dashboard.kafka.masking import Masker
@@ -33,12 +35,10 @@ def export_audited(
     fmt: str,
     masker: Masker | None,
     decode: bool,
-) -> tuple[int, Generator[bytes, None, None]]:
-    """Check the export, record it, and give the records in range and the download's bytes.
-
-    The record is completed when the download ends, is cut off, or fails: the bytes stop
-    with an error (the download is then incomplete) rather than end as if all was read.
-    """
+) -> tuple[int, Generator[bytes, None, None], Callable[[], None]]:
+    """Check the export, record it; the records in range, the download's bytes, and what
+    completes the record (call it when the download ends, is cut off or fails). A read
+    that fails raises: the download is then incomplete, never ends as if all was read."""
     starts = export_plan(cluster=cluster, request=request, fmt=fmt, masker=masker)
     total = sum(max((s.end or s.offset) - s.offset, 0) for s in starts)
     record = audit_start(
@@ -55,36 +55,56 @@ def export_audited(
     )
     stats = ExportStats()
 
-    def stream() -> Generator[bytes, None, None]:
-        try:
-            yield from export_lines(
-                cluster=cluster,
-                request=request,
-                starts=starts,
-                fmt=fmt,
-                masker=masker,
-                stats=stats,
-                decode=decode,
-            )
-            if stats.finished is not None and stats.finished.startswith("error"):
-                raise ClusterUnavailable(
-                    cluster=cluster, bootstrap_servers="", detail=stats.finished
-                )
-        finally:
-            done = stats.finished in ("end", "max_matches")
-            audit_finish(
-                record,
-                status=AuditRecord.Status.DONE if done else AuditRecord.Status.PARTIAL,
-                result={
-                    "scanned": stats.scanned,
-                    "matched": stats.matched,
-                    "total": stats.total,
-                    # None: the download was closed before the range was read.
-                    "finished": stats.finished or "cut off by the reader",
-                },
-            )
+    def lines() -> Generator[bytes, None, None]:
+        yield from export_lines(
+            cluster=cluster,
+            request=request,
+            starts=starts,
+            fmt=fmt,
+            masker=masker,
+            stats=stats,
+            decode=decode,
+        )
+        if stats.finished is not None and stats.finished.startswith("error"):
+            raise ClusterUnavailable(cluster=cluster, bootstrap_servers="", detail=stats.finished)
 
-    return total, stream()
+    def finish() -> None:
+        done = stats.finished in ("end", "max_matches")
+        audit_finish(
+            record,
+            status=AuditRecord.Status.DONE if done else AuditRecord.Status.PARTIAL,
+            result={
+                "scanned": stats.scanned,
+                "matched": stats.matched,
+                "total": stats.total,
+                # None: the download was closed before the range was read.
+                "finished": stats.finished or "cut off by the reader",
+            },
+        )
+
+    return total, lines(), finish
+
+
+async def export_body(
+    chunks: Generator[bytes, None, None], finish: Callable[[], None]
+) -> AsyncIterator[bytes]:
+    """The download as an async iterator, a chunk at a time.
+
+    Django's ASGI handler would read a synchronous iterator to its end into a list before
+    sending a byte (measured: Daphne +1.2 GB for a 383 MiB export); this one reads the
+    next chunk in a worker thread only when the last was sent. A closed download cancels
+    it: the reader is closed (its consumer with it) and the record completed.
+    """
+
+    def step() -> bytes | None:
+        return next(chunks, None)
+
+    try:
+        while (chunk := await sync_to_async(step, thread_sensitive=False)()) is not None:
+            yield chunk
+    finally:
+        await sync_to_async(chunks.close, thread_sensitive=False)()
+        await sync_to_async(finish, thread_sensitive=True)()
 
 
 def import_audited(

@@ -19,7 +19,7 @@ from dashboard.kafka.render import render_dict
 from dashboard.kafka.tail.export import CONTENT_TYPES, FORMATS
 from dashboard.kafka.tail.request import tail_request
 from dashboard.kafka.topics import topic_partition_ids
-from dashboard.writes.exchange import export_audited, import_audited
+from dashboard.writes.exchange import export_audited, export_body, import_audited
 from dashboard.writes.views import _refused
 
 MAX_IMPORT_BYTES = 1024 * 1024 * 1024
@@ -79,7 +79,7 @@ def api_export(request: HttpRequest, cluster: str, topic: str) -> HttpResponseBa
                 ],
             }
         )
-    total, stream = export_audited(
+    total, chunks, finish = export_audited(
         user=request.user,
         cluster=cluster,
         request=wanted,
@@ -87,7 +87,7 @@ def api_export(request: HttpRequest, cluster: str, topic: str) -> HttpResponseBa
         masker=scope.masker(topic),
         decode=decode,
     )
-    response = StreamingHttpResponse(stream, content_type=CONTENT_TYPES[fmt])
+    response = StreamingHttpResponse(export_body(chunks, finish), content_type=CONTENT_TYPES[fmt])
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     # Topic names are letters, digits, '.', '_' and '-': safe in a header as they are.
     response["Content-Disposition"] = f'attachment; filename="{topic}-{stamp}.{EXTENSIONS[fmt]}"'

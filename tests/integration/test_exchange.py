@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+from asgiref.sync import async_to_sync
 from confluent_kafka import Consumer, Producer, TopicPartition
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -65,10 +66,19 @@ def read_all(bootstrap: str, topic: str, partitions: int = 3) -> dict[int, list[
     return out
 
 
+def body_of(answer) -> bytes:
+    """A download's bytes, read as the server sends them (an async iterator)."""
+
+    async def collect() -> bytes:
+        return b"".join([chunk async for chunk in answer.streaming_content])
+
+    return async_to_sync(collect)()
+
+
 def export(client, topic: str, **query) -> bytes:
     answer = client.get(f"/api/clusters/local/topics/{topic}/export/", query)
     assert answer.status_code == 200, answer.content
-    return b"".join(answer.streaming_content)
+    return body_of(answer)
 
 
 def import_file(client, topic: str, data: bytes, **fields):
@@ -201,9 +211,9 @@ def test_a_download_closed_early_stops_the_read_and_says_so(
     fill(kafka_broker.bootstrap_servers, topic, rows)
     answer = operator.get(f"/api/clusters/local/topics/{topic}/export/", {"format": "lossless"})
     assert answer["X-Records-In-Range"] == "3000"
-    assert len(b"".join(answer.streaming_content).splitlines()) == 3000
+    assert len(body_of(answer).splitlines()) == 3000
     # The reader goes away after one chunk: the server closes the stream (the generator).
-    total, stream = export_audited(
+    total, stream, finish = export_audited(
         user=user,
         cluster="local",
         request=tail_request(topic=topic, params={"start": "earliest", "end": "now"}),
@@ -214,6 +224,7 @@ def test_a_download_closed_early_stops_the_read_and_says_so(
     assert total == 3000
     assert next(stream)
     stream.close()
+    finish()  # what export_body does when the download is closed
     record = AuditRecord.objects.filter(action="export", target=topic).latest("id")
     assert record.status == "partial"
     assert record.result["finished"] == "cut off by the reader"
