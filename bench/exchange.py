@@ -151,11 +151,30 @@ def import_(port: int, cookie: str, topic: str, path: Path) -> tuple[dict, float
     return body, took
 
 
+def profile(pid: int, folder: str | None, name: str) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling Daphne (all its threads) until profile_end, as a raw folded file."""
+    if folder is None:
+        return None
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    spy = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "py-spy"
+    out = Path(folder) / f"{name}.folded"
+    return subprocess.Popen(
+        [str(spy), "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "-o", str(out)]
+    )
+
+
+def profile_end(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is not None:
+        spy.send_signal(2)
+        spy.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--size", type=int, default=200)
     parser.add_argument("--bootstrap")
+    parser.add_argument("--profile", help="write py-spy flame graphs of Daphne to this folder")
     args = parser.parse_args()
     with broker_and_django(bootstrap=args.bootstrap, heap="1g") as bootstrap:
         from confluent_kafka.admin import AdminClient, NewTopic
@@ -177,7 +196,9 @@ def main() -> None:
         try:
             rows.append(kcat_anchor(bootstrap, topic, args.records))
             path = WORK / "export.lossless.ndjson"
+            spy = profile(daphne.pid, args.profile, "export")
             lines, took, before, peak = export(port, cookie, topic, path, daphne.pid)
+            profile_end(spy)
             rows.append(
                 [
                     "export, lossless (HTTP)",
@@ -190,7 +211,9 @@ def main() -> None:
             target = f"bench-import-{time.time_ns()}"
             admin = AdminClient({"bootstrap.servers": bootstrap})  # kept: a dropped one cancels
             admin.create_topics([NewTopic(target, 3, 1)])[target].result(timeout=30)
+            spy = profile(daphne.pid, args.profile, "import")
             body, took = import_(port, cookie, target, path)
+            profile_end(spy)
             rows.append(
                 [
                     "import of that file (HTTP)",

@@ -8,12 +8,11 @@ is given, each delivery counted.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from confluent_kafka import Producer
@@ -27,9 +26,8 @@ IMPORT_FORMATS = ("lossless", "ndjson")
 MAX_FAILURES = 100
 
 
-@dataclass(frozen=True)
-class ImportRecord:
-    """One record of the file: where it was, and its bytes."""
+class ImportRecord(NamedTuple):
+    """One record of the file: where it was, and its bytes (a tuple: a million are made)."""
 
     line: int
     partition: int | None
@@ -45,7 +43,8 @@ def _b64(value: Any, what: str) -> bytes | None:
     if not isinstance(value, str):
         raise ValueError(f"{what} must be base64 text or null")
     try:
-        return base64.b64decode(value, validate=True)
+        # binascii in strict mode: the same checks as b64decode(validate=True), in C.
+        return binascii.a2b_base64(value, strict_mode=True)
     except (binascii.Error, ValueError):
         raise ValueError(f"{what} is not valid base64") from None
 

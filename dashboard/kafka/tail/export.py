@@ -18,6 +18,7 @@ import base64
 import csv
 import io
 import time
+from binascii import b2a_base64
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +66,9 @@ class ExportStats:
 
 
 def _b64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode("ascii")
+    # binascii directly: base64.b64encode is a Python wrapper around it (the export's
+    # profile spent a fifth of its time in it and its checks).
+    return None if data is None else b2a_base64(data, newline=False).decode("ascii")
 
 
 def _text(data: bytes | None) -> Any:
@@ -85,18 +88,22 @@ def _schema_id(decoded: Any, part: str) -> Any:
     return info.get("id") if isinstance(info, dict) else None
 
 
+TIMESTAMP_TYPES = {kind: timestamp_type_name(kind) for kind in (0, 1, 2)}
+
+
 def _lossless(msg: Any, seen: Any, decoded: Any) -> bytes:
     kind, ts = msg.timestamp()
-    headers = msg.headers() or []
+    headers = msg.headers()
+    key, value = msg.key(), msg.value()
     return orjson.dumps(
         {
             "partition": msg.partition(),
             "offset": msg.offset(),
             "timestamp": ts if kind != 0 else None,
-            "timestamp_type": timestamp_type_name(kind),
-            "key": _b64(msg.key()),
-            "value": _b64(msg.value()),
-            "headers": [[str(n), _b64(v)] for n, v in headers],
+            "timestamp_type": TIMESTAMP_TYPES.get(kind) or timestamp_type_name(kind),
+            "key": None if key is None else b2a_base64(key, newline=False).decode("ascii"),
+            "value": None if value is None else b2a_base64(value, newline=False).decode("ascii"),
+            "headers": [[str(n), _b64(v)] for n, v in headers] if headers else [],
         }
     )
 
