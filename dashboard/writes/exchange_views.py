@@ -14,7 +14,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 from dashboard.access.policy import scope_of, topic_check
 from dashboard.kafka.errors import InvalidRequest
 from dashboard.kafka.numbers import whole_number
-from dashboard.kafka.operate.importing import IMPORT_FORMATS, ImportRecord, import_check
+from dashboard.kafka.operate.importing import (
+    IMPORT_FORMATS,
+    ImportRecord,
+    failure_json,
+    import_check,
+)
 from dashboard.kafka.render import render_dict
 from dashboard.kafka.tail.export import CONTENT_TYPES, FORMATS
 from dashboard.kafka.tail.request import tail_request
@@ -131,9 +136,12 @@ def _import(request: HttpRequest, cluster: str, topic: str) -> dict[str, Any]:
         raise InvalidRequest(f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MiB.")
     options = _import_options(request.POST)
     partitions = len(topic_partition_ids(cluster=cluster, topic=topic))
-    upload.seek(0)
+    # The file object itself: lines split at "\n" only, at less than half the cost of
+    # Django's File iteration (which also splits at a lone "\r").
+    lines = upload.file if upload.file is not None else upload
+    lines.seek(0)
     summary = import_check(
-        upload,
+        lines,
         fmt=options["fmt"],
         partitions=partitions,
         keep_partitions=options["keep_partitions"],
@@ -144,12 +152,12 @@ def _import(request: HttpRequest, cluster: str, topic: str) -> dict[str, Any]:
     }
     if _flag(request.POST.get("dry_run", "1")):
         return {"dry_run": True, **shown, "first": [_first_json(r) for r in summary.first]}
-    upload.seek(0)
+    lines.seek(0)
     result, record = import_audited(
         user=request.user,
         cluster=cluster,
         topic=topic,
-        lines=upload,
+        lines=lines,
         summary=shown,
         **options,
     )
@@ -159,7 +167,7 @@ def _import(request: HttpRequest, cluster: str, topic: str) -> dict[str, Any]:
         "delivered": result.delivered,
         "failed": result.failed,
         "per_partition": {str(p): n for p, n in sorted(result.per_partition.items())},
-        "failures": [{"line": line, "error": e} for line, e in result.failures],
+        "failures": [failure_json(where, e) for where, e in result.failures],
         "audit_id": record.pk,
     }
 

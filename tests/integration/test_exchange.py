@@ -207,7 +207,7 @@ def test_a_download_closed_early_stops_the_read_and_says_so(
     kafka_broker, make_topic, operator, user
 ) -> None:
     topic = make_topic("big-export")
-    rows: list[tuple] = [(0, f"k{i}".encode(), b"x" * 200, [], 1000 + i) for i in range(3000)]
+    rows: list[tuple] = [(0, f"k{i}".encode(), b"x" * 1000, [], 1000 + i) for i in range(3000)]
     fill(kafka_broker.bootstrap_servers, topic, rows)
     answer = operator.get(f"/api/clusters/local/topics/{topic}/export/", {"format": "lossless"})
     assert answer["X-Records-In-Range"] == "3000"
