@@ -37,7 +37,7 @@ line_objects = (
 )
 
 
-def _outcome(fn, line: bytes):  # type: ignore[no-untyped-def]
+def _outcome(fn, line: bytes):
     try:
         return ("ok", fn(line))
     except (InvalidRequest, ValueError):
@@ -46,7 +46,7 @@ def _outcome(fn, line: bytes):  # type: ignore[no-untyped-def]
 
 @settings(max_examples=400, deadline=None)
 @given(line_objects)
-def test_the_fast_lossless_path_agrees_with_the_careful_one(data) -> None:  # type: ignore[no-untyped-def]
+def test_the_fast_lossless_path_agrees_with_the_careful_one(data) -> None:
     line = orjson.dumps(data)
     fast = _outcome(lambda x: record_parse(x, 7, "lossless"), line)
     careful = _outcome(lambda x: _careful(x, 7, "lossless"), line)
