@@ -33,8 +33,8 @@ def daphne_form_parsing_off() -> None:
         kwargs.setdefault("parsePOSTFormSubmission", False)
         original(self, *args, **kwargs)
 
-    WebRequest.__init__ = __init__  # type: ignore[method-assign]
-    WebRequest._kafkaview_no_form_parsing = True  # type: ignore[attr-defined]
+    WebRequest.__init__ = __init__
+    WebRequest._kafkaview_no_form_parsing = True
 
 
 malloc_arenas_limit()
