@@ -8,6 +8,7 @@ from dashboard.tail import views as tail
 from dashboard.web import views as web
 from dashboard.writes import exchange_views as exchange
 from dashboard.writes import operate_views as operate
+from dashboard.writes import resend_views as resend
 from dashboard.writes import topic_views as topic_ops
 from dashboard.writes import views as writes
 
@@ -83,6 +84,16 @@ urlpatterns = [
         "api/clusters/<str:cluster>/topics/<str:topic>/import/",
         exchange.api_import,
         name="api_import",
+    ),
+    path(
+        "api/clusters/<str:cluster>/topics/<str:topic>/republish/",
+        resend.api_republish,
+        name="api_republish",
+    ),
+    path(
+        "api/clusters/<str:cluster>/topics/<str:topic>/redrive/",
+        resend.api_redrive,
+        name="api_redrive",
     ),
     path(
         "api/clusters/<str:cluster>/create-topic/",

@@ -36,6 +36,8 @@ class AuditRecord(models.Model):
         DELETE_OFFSETS = "delete_offsets", "delete committed offsets"
         EXPORT = "export", "export (download)"
         IMPORT = "import", "import (file)"
+        REPUBLISH = "republish", "send records again"
+        REDRIVE = "redrive", "redrive a dead-letter topic"
 
     class Status(models.TextChoices):
         STARTED = "started", "started"
