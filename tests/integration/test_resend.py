@@ -56,7 +56,7 @@ def committed(bootstrap: str, topic: str, partitions: int = 1) -> list[tuple]:
         if msg.error():
             ended.add(int(msg.partition() or 0))
             continue
-        out.append((msg.key(), msg.value(), [n for n, _ in msg.headers() or []]))
+        out.append((msg.key(), msg.value(), [h[0] for h in msg.headers() or []]))
     consumer.close()
     return sorted(out)
 
