@@ -6,13 +6,14 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from dashboard.access.policy import scope_of, topic_check
-from dashboard.kafka.errors import InvalidRequest
+from dashboard.access.policy import AccessDenied, scope_of, topic_check
+from dashboard.kafka.errors import ClusterNotFound, InvalidRequest, TopicNotFound
 from dashboard.kafka.numbers import whole_number
 from dashboard.kafka.operate.importing import (
     IMPORT_FORMATS,
@@ -181,21 +182,56 @@ def api_import(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
     return JsonResponse(body, status=207 if failed else 200)
 
 
+def _resend_form(request: HttpRequest, cluster: str, topic: str, kind: str) -> Any:
+    """A republish or redrive form's answer body (as the JSON's), or a refusal."""
+    from dashboard.writes.resend_views import redrive, republish
+
+    form = request.POST
+    data: dict[str, Any] = {**export_params(form), "dry_run": form.get("dry_run", "1")}
+    for key in ("keep_partitions", "keep_timestamps", "strip_headers", "rate", "header"):
+        if form.get(key) not in (None, ""):
+            data[key] = form.get(key)
+    if kind == "republish":
+        data["destination"] = {
+            "cluster": form.get("dest_cluster") or cluster,
+            "topic": form.get("dest_topic") or "",
+        }
+        return republish(request, cluster, topic, data)
+    return redrive(request, cluster, topic, data)
+
+
 @require_http_methods(["GET", "POST"])
 def exchange(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
-    """The page: an export form (a download) and an import form (preview, then send)."""
+    """The page: export (a download), import, send again and redrive (preview, then send).
+
+    Its query string (from the tail page's search) fills the ranges in."""
     scope = scope_of(request.user)
     topic_check(scope, cluster, topic)
+    may_export = scope.may("export", cluster=cluster, topic=topic)
+    kind = request.POST.get("kind", "import") if request.method == "POST" else None
     context: dict[str, Any] = {
         "cluster": cluster,
         "topic": topic,
         "formats": FORMATS,
-        "may_export": scope.may("export", cluster=cluster, topic=topic),
+        "may_export": may_export,
         "may_import": scope.may("produce", cluster=cluster, topic=topic),
-        "values": request.POST,
+        # Sending again writes elsewhere: offered to whoever may read the raw records.
+        "may_resend": may_export and not settings.KAFKAVIEW_READ_ONLY,
+        "values": request.POST if request.method == "POST" else request.GET,
+        "kind": kind,
     }
     status = 200
-    if request.method == "POST":
+    if kind in ("republish", "redrive"):
+        try:
+            body = _resend_form(request, cluster, topic, kind)
+        except (InvalidRequest, TopicNotFound, ClusterNotFound, AccessDenied) as exc:
+            context["error"] = str(exc)[:500]
+            status = 403 if isinstance(exc, AccessDenied) else 400  # the page, with why
+        else:
+            if isinstance(body, HttpResponse):
+                return body
+            context["resent"] = body
+    elif kind is not None:
         if refused := _refused(request, scope, "produce", cluster, topic=topic):
             return refused
         try:

@@ -181,6 +181,28 @@
     return params;
   }
 
+  // The search as the exchange page's query: export it, or send its records again.
+  function exchangeQuery(params) {
+    const query = new URLSearchParams();
+    query.set("start", params.start === "latest" || params.start === "last" ? "earliest" : params.start);
+    if (params.offset) query.set("offset", params.offset);
+    if (params.timestamp) query.set("timestamp", params.timestamp);
+    if (params.partitions) query.set("partitions", params.partitions.join(" "));
+    if (params.filter.text) query.set("q", params.filter.text);
+    if (params.filter.regex) query.set("regex", "1");
+    query.set("on", params.filter.on);
+    if (params.end === "now") query.set("end", "now");
+    else if (params.end && params.end.offset !== undefined) {
+      query.set("end", "offset");
+      query.set("end_offset", params.end.offset);
+    } else if (params.end && params.end.timestamp !== undefined) {
+      query.set("end", "timestamp");
+      query.set("end_timestamp", params.end.timestamp);
+    }
+    if (params.max_matches) query.set("max_matches", params.max_matches);
+    return query.toString();
+  }
+
   function setRunning(on) {
     running = on;
     paused = false;
@@ -265,6 +287,12 @@
     bar.title = progress.partitions
       .map((p) => "partition " + p.partition + ": " + (p.position - p.start) + " of " + (p.end - p.start))
       .join("\n");
+    const link = $("resend-link");
+    if (link) {
+      const params = startParams();
+      link.hidden = !done || !params.end || params.start === "latest" || params.start === "last";
+      link.href = link.dataset.base + "?" + exchangeQuery(params);
+    }
     if (done) {
       if (done.reason === "end") bar.value = 1;
       let text = "scanned " + done.scanned.toLocaleString() + ", matched " + done.matched.toLocaleString();

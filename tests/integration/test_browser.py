@@ -276,3 +276,51 @@ def test_a_config_change_and_a_purge_go_preview_then_confirm(
     page.wait_for_selector("#change-result")
     low = admin.list_offsets({TopicPartition(topic, 0): OffsetSpec.earliest()})
     assert next(iter(low.values())).result(timeout=15).offset == 3
+
+
+@pytest.fixture
+def resend_topics(user, kafka_broker, make_topic) -> tuple[str, str]:
+    """A source of 40 records (two say "needle") and an empty target; the user an operator."""
+    from confluent_kafka import Producer
+    from django.contrib.auth.models import Group
+
+    from tests.conftest import roles_ensure
+
+    roles_ensure()
+    user.groups.add(Group.objects.get(name="operator"))
+    source, target = make_topic("e2e-resend-src"), make_topic("e2e-resend-dst")
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
+    for i in range(40):
+        producer.produce(source, key=b"k%d" % i, value=b"needle %d" % i if i in (3, 30) else b"hay")
+    producer.flush(15)
+    return source, target
+
+
+def test_a_search_on_the_tail_page_is_sent_again_after_a_preview(
+    user, daphne_server: str, kafka_broker, resend_topics, browser_page
+) -> None:
+    from tests.integration.test_exchange import read_all
+
+    source, target = resend_topics
+    page = browser_page
+    log_in(page, daphne_server, user)
+    page.goto(f"{daphne_server}/clusters/local/topics/{source}/tail/")
+    page.wait_for_selector("#st-conn.ok")
+    page.select_option("#start", "earliest")
+    page.select_option("#end", "now")
+    page.fill("#filter", "needle")
+    page.click("#btn-start")
+    page.wait_for_selector("#resend-link:not([hidden])", timeout=30000)
+    page.click("#resend-link")
+    page.wait_for_selector("#republish-form")
+    assert page.input_value("#rp-q") == "needle"  # the search came along
+    page.fill("#rp-dest-topic", target)
+    page.click("#republish-preview")
+    page.wait_for_selector("#resend-result")
+    assert "Preview: 2 of 40 records in range matched" in page.inner_text("#resend-result")
+    assert read_all(kafka_broker.bootstrap_servers, target, partitions=1) == {0: []}
+    page.click("#republish-send")
+    page.wait_for_selector("#resend-result")
+    assert "2 delivered, 0 failed" in page.inner_text("#resend-result")
+    values = [r[1] for r in read_all(kafka_broker.bootstrap_servers, target, partitions=1)[0]]
+    assert values == [b"needle 3", b"needle 30"]

@@ -257,3 +257,20 @@ def test_scope_masks_and_read_only(kafka_broker, dead_letters, source, client, u
         client.force_login(user)
         assert post(client, dlq, "redrive", {"dry_run": False}).status_code == 403
         assert post(client, source, "republish", {"destination": {"topic": a}}).status_code == 403
+
+
+def test_the_page_previews_and_redrives(kafka_broker, dead_letters, operator) -> None:
+    dlq, a, b, c = dead_letters
+    page = f"/clusters/local/topics/{dlq}/exchange/"
+    form = {"kind": "redrive", "start": "earliest", "end": "now", "strip_headers": "1"}
+    shown = operator.post(page, {**form, "dry_run": "1"})
+    assert shown.status_code == 200
+    html = shown.content.decode()
+    assert "Preview: 7 of 7 records in range matched" in html
+    assert 'id="redrive-send"' in html and "no-such-topic-anywhere" in html
+    sent = operator.post(page, {**form, "dry_run": "0"}).content.decode()
+    assert all(f"<code>{t}</code>" in sent for t in (a, b, c))
+    assert "2</strong> records cannot be sent" in sent
+    assert len(committed(kafka_broker.bootstrap_servers, a)) == 2
+    missing = operator.post(page, {"kind": "republish", "dest_topic": "no-such-topic-x"})
+    assert missing.status_code == 400 and "no-such-topic-x" in missing.content.decode()
