@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dashboard.kafka.errors import InvalidRequest
+from dashboard.kafka.errors import ClusterUnavailable, InvalidRequest
 from dashboard.kafka.masking import Masker
 from dashboard.kafka.operate.importing import ImportResult, failure_json, import_send
 from dashboard.kafka.operate.resend import (
@@ -97,7 +97,11 @@ def resend_preview_read(
 ) -> ResendPreview:
     """Read the range and say where each matched record would go (nothing is sent)."""
     stats = ExportStats()
-    return resend_preview(_batches(cluster, request, starts, stats), route, stats=stats)
+    preview = resend_preview(_batches(cluster, request, starts, stats), route, stats=stats)
+    if stats.finished is not None and stats.finished.startswith("error"):
+        # Never an empty preview for a read that failed.
+        raise ClusterUnavailable(cluster=cluster, bootstrap_servers="", detail=stats.finished)
+    return preview
 
 
 def _parameters(request: TailRequest, starts: tuple[PartitionStart, ...]) -> dict[str, Any]:

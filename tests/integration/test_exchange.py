@@ -43,7 +43,7 @@ def fill(bootstrap: str, topic: str, records=RECORDS) -> None:
         producer.produce(
             topic, key=key, value=value, headers=headers or None, partition=partition, timestamp=ts
         )
-    producer.flush(15)
+    assert producer.flush(30) == 0, "records not delivered within 30 s"
 
 
 def read_all(bootstrap: str, topic: str, partitions: int = 3) -> dict[int, list[tuple]]:

@@ -149,7 +149,7 @@ def test_a_redrive_lands_every_record_on_its_topic_once_and_reports_the_rest(
     preview = post(operator, dlq, "redrive", {})
     assert preview.status_code == 200, preview.content
     shown = preview.json()
-    assert {d["topic"]: d["records"] for d in shown["destinations"]} == {a: 2, b: 2, c: 1}
+    assert {d["topic"]: d["records"] for d in shown["destinations"]} == {a: 2, b: 2, c: 1}, shown
     assert shown["unroutable"] == 2
     reasons = {u["offset"]: u["reason"] for u in shown["unroutable_first"]}
     assert "no kafka_dlt-original-topic or x-original-topic" in reasons[4]
