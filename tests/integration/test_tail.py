@@ -651,3 +651,41 @@ def test_a_bad_end_is_a_clear_error(kafka_broker, make_topic) -> None:
     error = run(scenario)
     assert error["type"] == "error" and error["error"] == "invalid_request"
     assert "end must be" in error["message"]
+
+
+def test_a_reader_caught_up_with_transactions_is_zero_behind(kafka_broker, make_topic) -> None:
+    """Commit and abort markers take offsets that are no records: caught up is 0 behind."""
+    topic = make_topic("txn-tail")
+    producer = Producer(
+        {"bootstrap.servers": kafka_broker.bootstrap_servers, "transactional.id": unique("tx")}
+    )
+    producer.init_transactions(30)
+    for values, commit in (([b"a1", b"a2", b"a3", b"a4", b"a5"], True), ([b"x1", b"x2"], False)):
+        producer.begin_transaction()
+        for value in values:
+            producer.produce(topic, value=value, partition=0)
+        producer.flush(15)
+        (producer.commit_transaction if commit else producer.abort_transaction)(30)
+    producer.begin_transaction()
+    producer.produce(topic, value=b"b1", partition=0)
+    producer.commit_transaction(30)
+    # Offsets: a1-a5 0-4, commit 5, x1-x2 6-7 (aborted), abort 8, b1 9, commit 10: end 11.
+
+    async def scenario() -> tuple[list[dict], dict]:
+        tail = Tail(topic)
+        await tail.open()
+        await tail.start(start="earliest")
+        records = await tail.collect(6, timeout=60)
+        for _ in range(30):  # stats frames come about once a second, not counted on here
+            stats = await tail.next_of("stats")
+            if stats["behind"]["messages"] == 0:
+                break
+        await tail.close()
+        return records, stats
+
+    records, stats = run(scenario)
+    assert [r["value"]["text"] for r in records] == ["a1", "a2", "a3", "a4", "a5", "b1"]
+    assert stats["behind"]["seconds"] is None
+    assert stats["behind"]["partitions"] == [
+        {"partition": 0, "next_offset": 11, "high": 11, "behind": 0}
+    ]

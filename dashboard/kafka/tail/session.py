@@ -467,7 +467,13 @@ class TailSession:
                     self._highs_refresh(consumer, cached=True)
                 if got:
                     heard_at = now
-                elif self.stats.state == "running" and now - heard_at >= IDLE_PROBE_SECONDS:
+                elif not paused:
+                    self._caught_up(consumer)
+                if (
+                    not got
+                    and self.stats.state == "running"
+                    and now - heard_at >= IDLE_PROBE_SECONDS
+                ):
                     # Nothing for a while: an idle topic, or a cluster that hangs?
                     if self._probe(consumer):
                         heard_at = time.monotonic()
@@ -486,6 +492,33 @@ class TailSession:
                             self._recovered(paused)
         finally:
             consumer.close()
+
+    def _caught_up(self, consumer: Consumer) -> None:
+        """Nothing more to take: the reader is at the consumer's own position.
+
+        That can be past the last record received: a transaction's commit or abort
+        marker takes an offset that is never a record (a tail of one committed
+        transaction of 5 records read all 5 and stayed "1 behind" forever), and
+        read_committed skips aborted records. librdkafka's position steps over both.
+        """
+        with self._lock:
+            if self._buffer:
+                return  # records still to send: the reader is behind them
+        try:
+            positions = consumer.position(self._fetching())
+        except KafkaException:
+            return
+        with self._lock:
+            if self._buffer:
+                return
+            for tp in positions:
+                taken = self._consumed_next.get(tp.partition)
+                if taken is None or tp.offset is None or tp.offset < 0:
+                    continue
+                # Only forward, and only over what holds no record for the reader.
+                if tp.offset > taken:
+                    self._consumed_next[tp.partition] = tp.offset
+                    self._next[tp.partition] = max(self._next[tp.partition], tp.offset)
 
     def _on_error(self, error: KafkaError) -> None:
         # Called from consume() in the poll thread.
