@@ -10,6 +10,7 @@ from dashboard.writes import exchange_views as exchange
 from dashboard.writes import operate_views as operate
 from dashboard.writes import resend_views as resend
 from dashboard.writes import topic_views as topic_ops
+from dashboard.writes import transaction_views as transactions
 from dashboard.writes import views as writes
 
 app_name = "dashboard"
@@ -84,6 +85,31 @@ urlpatterns = [
         "api/clusters/<str:cluster>/topics/<str:topic>/import/",
         exchange.api_import,
         name="api_import",
+    ),
+    path(
+        "clusters/<str:cluster>/transactions/",
+        transactions.transactions,
+        name="transactions",
+    ),
+    path(
+        "clusters/<str:cluster>/topics/<str:topic>/transactions/",
+        transactions.topic_transactions_page,
+        name="topic_transactions",
+    ),
+    path(
+        "api/clusters/<str:cluster>/transactions/",
+        transactions.api_transactions,
+        name="api_transactions",
+    ),
+    path(
+        "api/clusters/<str:cluster>/topics/<str:topic>/transactions/",
+        transactions.api_topic_transactions,
+        name="api_topic_transactions",
+    ),
+    path(
+        "api/clusters/<str:cluster>/topics/<str:topic>/transactions/abort/",
+        transactions.api_abort,
+        name="api_abort_transaction",
     ),
     path(
         "api/clusters/<str:cluster>/topics/<str:topic>/republish/",

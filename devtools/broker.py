@@ -54,6 +54,7 @@ CLI_TOOLS = {
     "share-groups": "org.apache.kafka.tools.consumer.group.ShareGroupCommand",
     "streams-groups": "org.apache.kafka.tools.streams.StreamsGroupCommand",
     "console-share-consumer": "org.apache.kafka.tools.consumer.ConsoleShareConsumer",
+    "transactions": "org.apache.kafka.tools.TransactionsCommand",
 }
 
 # The JVM is tuned for a small test/dev box: short-lived, two cores, little heap.

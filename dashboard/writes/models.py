@@ -38,6 +38,7 @@ class AuditRecord(models.Model):
         IMPORT = "import", "import (file)"
         REPUBLISH = "republish", "send records again"
         REDRIVE = "redrive", "redrive a dead-letter topic"
+        ABORT_TRANSACTION = "abort_transaction", "abort a transaction"
 
     class Status(models.TextChoices):
         STARTED = "started", "started"

@@ -1,0 +1,179 @@
+"""Transactions against the real broker, `kafka-transactions` as the judge: list, describe,
+describe-producers, find-hanging; the last stable offset; an abort that frees the readers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from django.test import override_settings
+
+from dashboard.writes.models import AuditRecord
+from devtools.broker import cli_run
+from tests.helpers import CACHE_DIR, unique
+
+pytestmark = pytest.mark.django_db
+
+OPEN_AND_WAIT = textwrap.dedent(
+    """
+    import sys, time
+    from confluent_kafka import Producer
+    bootstrap, topic, txid = sys.argv[1:4]
+    p = Producer({"bootstrap.servers": bootstrap, "transactional.id": txid,
+                  "transaction.timeout.ms": 600000})
+    p.init_transactions(30)
+    p.begin_transaction()
+    for i in range(3):
+        p.produce(topic, value=b"p0-%d" % i, partition=0)
+    for i in range(2):
+        p.produce(topic, value=b"p1-%d" % i, partition=1)
+    p.flush(15)
+    print("open", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def tool(bootstrap: str, *args: str) -> list[dict[str, str]]:
+    """A kafka-transactions table as rows of {header: cell}."""
+    result = cli_run(
+        cache_dir=CACHE_DIR,
+        tool="transactions",
+        args=["--bootstrap-server", bootstrap, *args],
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line.split() for line in result.stdout.splitlines() if line.strip()]
+    if not lines:
+        return []
+    header, *rows = lines
+    return [dict(zip(header, row, strict=False)) for row in rows]
+
+
+@pytest.fixture
+def killed_mid_transaction(kafka_broker, make_topic):
+    """A topic whose producer began a transaction, wrote 3 + 2 records and was killed."""
+    topic, txid = make_topic("txn", partitions=2), unique("txid")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", OPEN_AND_WAIT, kafka_broker.bootstrap_servers, topic, txid],
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == b"open"
+    os.kill(proc.pid, signal.SIGKILL)  # no abort, no close: as a crashed producer leaves it
+    proc.wait(timeout=10)
+    return topic, txid
+
+
+def test_transactions_equal_kafka_transactions_and_an_abort_frees_the_readers(
+    kafka_broker, killed_mid_transaction, operator
+) -> None:
+    bootstrap = kafka_broker.bootstrap_servers
+    topic, txid = killed_mid_transaction
+    listed = operator.get("/api/clusters/local/transactions/", {"id": txid}).json()
+    (ours,) = listed["transactions"]
+    (theirs,) = [r for r in tool(bootstrap, "list") if r["TransactionalId"] == txid]
+    assert (ours["state"], str(ours["producer_id"]), str(ours["coordinator"])) == (
+        theirs["TransactionState"],
+        theirs["ProducerId"],
+        theirs["Coordinator"],
+    )
+    (described,) = tool(bootstrap, "describe", "--transactional-id", txid)
+    assert str(ours["producer_epoch"]) == described["ProducerEpoch"]
+    assert str(ours["timeout_ms"]) == described["TransactionTimeoutMs"] == "600000"
+    assert str(ours["start_ms"]) == described["CurrentTransactionStartTimeMs"]
+    assert sorted(f"{p['topic']}-{p['partition']}" for p in ours["partitions"]) == sorted(
+        described["TopicPartitions"].split(",")
+    )
+    # Filters: by state, and an id pattern that matches nothing.
+    ongoing = operator.get("/api/clusters/local/transactions/", {"state": "Ongoing"}).json()
+    assert txid in {t["transactional_id"] for t in ongoing["transactions"]}
+    none = operator.get("/api/clusters/local/transactions/", {"id": "^nothing-like-it$"})
+    assert none.json()["transactions"] == []
+
+    page = operator.get(f"/api/clusters/local/topics/{topic}/transactions/", {"max_minutes": 0})
+    assert page.status_code == 200, page.content
+    shown = page.json()
+    for partition in (0, 1):
+        (cli,) = tool(
+            bootstrap, "describe-producers", "--topic", topic, "--partition", str(partition)
+        )
+        (mine,) = [p for p in shown["producers"] if p["partition"] == partition]
+        assert {
+            "ProducerId": str(mine["producer_id"]),
+            "ProducerEpoch": str(mine["producer_epoch"]),
+            "LatestCoordinatorEpoch": str(mine["coordinator_epoch"]),
+            "LastSequence": str(mine["last_sequence"]),
+            "LastTimestamp": str(mine["last_timestamp"]),
+            "CurrentTransactionStartOffset": str(mine["transaction_start_offset"]),
+        } == cli
+    assert [(p["high"], p["last_stable"], p["held"]) for p in shown["partitions"]] == [
+        (3, 0, 3),
+        (2, 0, 2),
+    ]
+    # Open, but its coordinator still lists both partitions: not hanging, for either of us.
+    hanging = tool(bootstrap, "find-hanging", "--topic", topic, "--max-transaction-timeout", "0")
+    assert hanging == [] and shown["hanging"] == []
+    assert len(shown["open_longer"]) == 2
+
+    path = f"/api/clusters/local/topics/{topic}/transactions/abort/"
+    preview = operator.post(
+        path, json.dumps({"partition": 0, "start_offset": 0}), "application/json"
+    )
+    assert preview.status_code == 200, preview.content
+    assert (preview.json()["last_stable_before"], preview.json()["last_stable_after"]) == (0, 4)
+    with override_settings(KAFKAVIEW_READ_ONLY=True):
+        body = json.dumps({"partition": 0, "start_offset": 0, "dry_run": False})
+        assert operator.post(path, body, "application/json").status_code == 403
+    wrong = operator.post(path, json.dumps({"partition": 0, "start_offset": 2}), "application/json")
+    assert wrong.status_code == 400 and "open ones start at: 0" in wrong.json()["error"]["message"]
+    done = operator.post(
+        path, json.dumps({"partition": 0, "start_offset": 0, "dry_run": False}), "application/json"
+    )
+    assert done.status_code == 200, done.content
+    assert done.json()["last_stable_now"] == 4
+    record = AuditRecord.objects.get(pk=done.json()["audit_id"])
+    assert (record.action, record.status, record.target) == ("abort_transaction", "done", topic)
+    # A read_committed reader now reads partition 0 to its end: the aborted records skipped.
+    reader = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": unique("judge"),
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed",
+        }
+    )
+    reader.assign([TopicPartition(topic, 0, 0)])
+    seen = []
+    while True:
+        msg = reader.poll(10)
+        assert msg is not None, "the read_committed reader got nothing for 10 s"
+        if msg.error():
+            break
+        seen.append(msg.value())
+    reader.close()
+    assert seen == [] and msg.offset() == 4
+    (after,) = tool(bootstrap, "describe-producers", "--topic", topic, "--partition", "0")
+    assert after["CurrentTransactionStartOffset"] == "None"  # the tool's word for none open
+    again = operator.get(f"/api/clusters/local/topics/{topic}/transactions/").json()
+    (mine,) = [p for p in again["producers"] if p["partition"] == 0]
+    assert mine["transaction_start_offset"] is None
+    assert again["partitions"][0] == {"partition": 0, "high": 4, "last_stable": 4, "held": 0}
+
+
+def test_the_pages_show_it(kafka_broker, killed_mid_transaction, operator) -> None:
+    topic, txid = killed_mid_transaction
+    page = operator.get("/clusters/local/transactions/").content.decode()
+    assert txid in page and "Ongoing" in page
+    topic_page = operator.get(f"/clusters/local/topics/{topic}/transactions/").content.decode()
+    assert 'id="stable"' in topic_page and "Preview abort" in topic_page
+    preview = operator.post(
+        f"/clusters/local/topics/{topic}/transactions/", {"partition": "1", "start_offset": "0"}
+    ).content.decode()
+    assert "goes from <strong>0</strong> to <strong>3</strong>" in preview
