@@ -177,3 +177,30 @@ def test_the_pages_show_it(kafka_broker, killed_mid_transaction, operator) -> No
         f"/clusters/local/topics/{topic}/transactions/", {"partition": "1", "start_offset": "0"}
     ).content.decode()
     assert "goes from <strong>0</strong> to <strong>3</strong>" in preview
+
+
+SCOPED = r"""
+[[rules]]
+groups = ["team"]
+topics = ["mine.*"]
+actions = ["view"]
+"""
+
+
+def test_a_scoped_user_sees_only_the_transactions_of_their_topics(
+    killed_mid_transaction, client, user
+) -> None:
+    from django.contrib.auth.models import Group
+
+    from dashboard.access.rules import access_parse
+
+    topic, txid = killed_mid_transaction
+    user.groups.add(Group.objects.get_or_create(name="team")[0])
+    client.force_login(user)
+    with override_settings(KAFKAVIEW_ACCESS=access_parse(SCOPED, source="access.toml")):
+        listed = client.get("/api/clusters/local/transactions/").json()["transactions"]
+        assert txid not in {t["transactional_id"] for t in listed}
+        assert client.get(f"/api/clusters/local/topics/{topic}/transactions/").status_code == 404
+        path = f"/api/clusters/local/topics/{topic}/transactions/abort/"
+        body = json.dumps({"partition": 0, "start_offset": 0})
+        assert client.post(path, body, "application/json").status_code == 404
