@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from dashboard.browse import internals_views as internals
 from dashboard.browse import views as browse
 from dashboard.lag import views as lag
 from dashboard.tail import views as tail
@@ -86,6 +87,8 @@ urlpatterns = [
         exchange.api_import,
         name="api_import",
     ),
+    path("clusters/<str:cluster>/internals/", internals.internals, name="internals"),
+    path("api/clusters/<str:cluster>/internals/", internals.api_internals, name="api_internals"),
     path(
         "clusters/<str:cluster>/transactions/",
         transactions.transactions,

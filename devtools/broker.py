@@ -55,6 +55,9 @@ CLI_TOOLS = {
     "streams-groups": "org.apache.kafka.tools.streams.StreamsGroupCommand",
     "console-share-consumer": "org.apache.kafka.tools.consumer.ConsoleShareConsumer",
     "transactions": "org.apache.kafka.tools.TransactionsCommand",
+    "features": "org.apache.kafka.tools.FeatureCommand",
+    "metadata-quorum": "org.apache.kafka.tools.MetadataQuorumCommand",
+    "log-dirs": "org.apache.kafka.tools.LogDirsCommand",
 }
 
 # The JVM is tuned for a small test/dev box: short-lived, two cores, little heap.
