@@ -64,8 +64,8 @@ def test_features_quorum_brokers_and_log_dirs_equal_kafkas_tools(
     assert str(quorum["max_follower_lag"]) == status["MaxFollowerLag"]
     voters = {v["id"] for v in json.loads(status["CurrentVoters"])}
     assert voters == {r["node"] for r in quorum["replicas"] if r["role"] != "observer"}
-    rows = tool(bootstrap, "metadata-quorum", "describe", "--replication").splitlines()
-    header, *cells = [line.split() for line in rows if line.strip()]
+    printed = tool(bootstrap, "metadata-quorum", "describe", "--replication").splitlines()
+    header, *cells = [line.split() for line in printed if line.strip()]
     replication = [dict(zip(header, c, strict=False)) for c in cells]
     assert {(r["NodeId"], r["Status"].lower()) for r in replication} == {
         (str(r["node"]), r["role"]) for r in quorum["replicas"]
