@@ -65,8 +65,8 @@ def test_features_quorum_brokers_and_log_dirs_equal_kafkas_tools(
     voters = {v["id"] for v in json.loads(status["CurrentVoters"])}
     assert voters == {r["node"] for r in quorum["replicas"] if r["role"] != "observer"}
     printed = tool(bootstrap, "metadata-quorum", "describe", "--replication").splitlines()
-    header, *cells = [line.split() for line in printed if line.strip()]
-    replication = [dict(zip(header, c, strict=False)) for c in cells]
+    header, *table = [line.split() for line in printed if line.strip()]
+    replication = [dict(zip(header, c, strict=False)) for c in table]
     assert {(r["NodeId"], r["Status"].lower()) for r in replication} == {
         (str(r["node"]), r["role"]) for r in quorum["replicas"]
     }
