@@ -27,9 +27,9 @@ from dashboard.writes.models import AuditRecord
 from dashboard.writes.services import (
     User,
     _read_parameters,
-    _written,
     audit_finish,
     audit_start,
+    sent_recorded,
     topic_masker,
 )
 
@@ -148,20 +148,17 @@ def import_audited(
             **summary,
         },
     )
-    try:
-        result = import_send(
+    result = sent_recorded(
+        record,
+        lambda: import_send(
             cluster=cluster,
             topic=topic,
             records=records_parse(lines, fmt),
             keep_partitions=keep_partitions,
             keep_timestamps=keep_timestamps,
             rate=rate,
-        )
-    except Exception as exc:
-        _written()
-        audit_finish(record, status=AuditRecord.Status.FAILED, result={"error": str(exc)[:500]})
-        raise
-    _written()
+        ),
+    )
     status = (
         AuditRecord.Status.DONE
         if not result.failed

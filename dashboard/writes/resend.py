@@ -30,9 +30,9 @@ from dashboard.writes.models import AuditRecord
 from dashboard.writes.services import (
     User,
     _read_parameters,
-    _written,
     audit_finish,
     audit_start,
+    sent_recorded,
     topic_masker,
 )
 
@@ -139,8 +139,9 @@ def republish_audited(
         },
     )
     stats = ExportStats()
-    try:
-        result = import_send(
+    result = sent_recorded(
+        record,
+        lambda: import_send(
             cluster=dest_cluster,
             topic=dest_topic,
             records=republish_records(
@@ -149,12 +150,8 @@ def republish_audited(
             keep_partitions=keep_partitions,
             keep_timestamps=keep_timestamps,
             rate=rate,
-        )
-    except Exception as exc:
-        _written()
-        audit_finish(record, status=AuditRecord.Status.FAILED, result={"error": str(exc)[:500]})
-        raise
-    _written()
+        ),
+    )
     read_whole = stats.finished in ("end", "max_matches")
     audit_finish(
         record,
@@ -212,8 +209,9 @@ def redrive_audited(
         },
     )
     stats = ExportStats()
-    try:
-        result = redrive_send(
+    result = sent_recorded(
+        record,
+        lambda: redrive_send(
             cluster=cluster,
             batches=_batches(cluster, request, starts, stats),
             route=route,
@@ -222,12 +220,8 @@ def redrive_audited(
             strip_headers=strip_headers,
             header=header,
             rate=rate,
-        )
-    except Exception as exc:
-        _written()
-        audit_finish(record, status=AuditRecord.Status.FAILED, result={"error": str(exc)[:500]})
-        raise
-    _written()
+        ),
+    )
     if result.error is None and stats.finished not in ("end", "max_matches"):
         result.error = stats.finished or "the read stopped"
     delivered = sum(result.delivered.values())

@@ -10,7 +10,7 @@ import dataclasses
 import functools
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -31,6 +31,8 @@ from dashboard.kafka.offsets import (
 from dashboard.kafka.produce import OutMessage, ProduceResult, produce_messages
 from dashboard.writes.generation import generation_bump
 from dashboard.writes.models import AuditRecord
+
+T = TypeVar("T")
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -98,6 +100,20 @@ def produce_summary(
 def _written() -> None:
     shared_forget()
     generation_bump()
+
+
+def sent_recorded(record: AuditRecord, send: Callable[[], T]) -> T:
+    """Run a send whose audit record was written; a send that raises completes it as failed.
+
+    Either way the kept reads are forgotten: some of it may have been written."""
+    try:
+        result = send()
+    except Exception as exc:
+        _written()
+        audit_finish(record, status=AuditRecord.Status.FAILED, result={"error": str(exc)[:500]})
+        raise
+    _written()
+    return result
 
 
 def produce_audited(

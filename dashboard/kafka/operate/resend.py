@@ -16,12 +16,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaException
 
-from dashboard.kafka.client.clients import call, client_config, request_timeout
+from dashboard.kafka.client.clients import call, request_timeout
 from dashboard.kafka.client.counters import requests_count
-from dashboard.kafka.operate.importing import ImportRecord
-from dashboard.kafka.partitioner import LIBRDKAFKA_PARTITIONER
+from dashboard.kafka.operate.importing import ImportRecord, bulk_producer
 from dashboard.kafka.tail.export import ExportStats, Matched
 from dashboard.kafka.topics import TOPIC_NAME_RE
 
@@ -199,24 +198,8 @@ def redrive_send(
     """Send each routable record to its topic, in transactions of commit_every records."""
     result = RedriveResult()
     timeout = max(request_timeout() * 3, 10.0)
-    producer = call(
-        lambda: Producer(
-            client_config(
-                cluster=cluster,
-                **{
-                    "client.id": "kafkaview-redrive",
-                    "transactional.id": transactional_id,
-                    "enable.idempotence": True,
-                    # The key's hash picks the partition, as the Java client's default.
-                    "partitioner": LIBRDKAFKA_PARTITIONER["murmur2"],
-                    "linger.ms": 50,
-                    "batch.size": 1 << 20,
-                    "queue.buffering.max.messages": 1_000_000,
-                    "log_level": 3,
-                },
-            )
-        ),
-        cluster=cluster,
+    producer = bulk_producer(
+        cluster=cluster, client_id="kafkaview-redrive", **{"transactional.id": transactional_id}
     )
     pending: dict[str, int] = {}
     pending_through: dict[int, int] = {}
