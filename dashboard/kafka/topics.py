@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import IsolationLevel, TopicPartition
 from confluent_kafka.admin import ConfigResource, ConfigSource, OffsetSpec
 
 from dashboard.kafka.client.clients import admin_client, call, request_timeout, wait
@@ -114,16 +114,26 @@ LIST_OFFSETS_CHUNK = 1000
 
 
 def offsets_send(
-    *, cluster: str, keys: Iterable[tuple[str, int]], spec: OffsetSpec
+    *,
+    cluster: str,
+    keys: Iterable[tuple[str, int]],
+    spec: OffsetSpec,
+    read_committed: bool = False,
 ) -> dict[tuple[str, int], Future[Any]]:
-    """Send ListOffsets for many partitions (batched per leader, in chunks); futures by key."""
+    """Send ListOffsets for many partitions (batched per leader, in chunks); futures by key.
+
+    read_committed: the latest offset is then the last stable offset (LSO)."""
     wanted = list(dict.fromkeys(keys))
     admin = admin_client(cluster=cluster)
     futures: dict[tuple[str, int], Future[Any]] = {}
     for start in range(0, len(wanted), LIST_OFFSETS_CHUNK):
         chunk = wanted[start : start + LIST_OFFSETS_CHUNK]
         sent = admin.list_offsets(
-            {TopicPartition(t, p): spec for t, p in chunk}, request_timeout=request_timeout()
+            {TopicPartition(t, p): spec for t, p in chunk},
+            request_timeout=request_timeout(),
+            isolation_level=IsolationLevel.READ_COMMITTED
+            if read_committed
+            else IsolationLevel.READ_UNCOMMITTED,
         )
         futures.update({(tp.topic, tp.partition): f for tp, f in sent.items()})
     return futures

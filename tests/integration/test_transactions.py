@@ -207,3 +207,46 @@ def test_a_scoped_user_sees_only_the_transactions_of_their_topics(
         path = f"/api/clusters/local/topics/{topic}/transactions/abort/"
         body = json.dumps({"partition": 0, "start_offset": 0})
         assert client.post(path, body, "application/json").status_code == 404
+
+
+def test_a_groups_read_committed_lag_stops_at_the_last_stable_offset(
+    kafka_broker, admin, killed_mid_transaction, operator
+) -> None:
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    topic, _txid = killed_mid_transaction
+    group = unique("g-txn")
+    offsets = [TopicPartition(topic, 0, 0), TopicPartition(topic, 1, 0)]
+    admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, offsets)])[
+        group
+    ].result(timeout=15)
+    shown = operator.get(f"/api/clusters/local/groups/{group}/").json()
+    rows = {p["partition"]: p for p in shown["partitions"]}
+    # Lag to the log end (read_uncommitted) beside what a read_committed consumer can read.
+    keys = ("lag", "last_stable_offset", "lag_read_committed")
+    seen = [tuple(rows[p][k] for k in keys) for p in (0, 1)]
+    assert seen == [(3, 0, 0), (2, 0, 0)]
+    # A real read_committed consumer at the group's offsets has nothing to read: it counts 0.
+    reader = Consumer(
+        {
+            "bootstrap.servers": kafka_broker.bootstrap_servers,
+            "group.id": unique("judge"),
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed",
+        }
+    )
+    reader.assign(offsets)
+    counted, ended = 0, set[int | None]()
+    while len(ended) < 2:
+        msg = reader.poll(10)
+        assert msg is not None, "the read_committed reader got nothing for 10 s"
+        error = msg.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                ended.add(msg.partition())
+            continue
+        counted += 1
+    reader.close()
+    assert counted == sum(rows[p]["lag_read_committed"] for p in (0, 1)) == 0
+    page = operator.get(f"/clusters/local/groups/{group}/").content.decode()
+    assert "read_committed can read 0" in page

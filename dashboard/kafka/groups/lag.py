@@ -55,6 +55,11 @@ class PartitionLag:
     # Without a committed offset: the lag a consumer would start with under
     # auto.offset.reset=earliest (all retained messages); under latest it is 0.
     lag_if_earliest: int | None = None
+    # The last stable offset: a read_committed consumer reads no further while a
+    # transaction open on the partition started before it. Equal to the log end when none is.
+    last_stable_offset: int | None = None
+    # What a read_committed consumer has left it can read now (up to the LSO).
+    lag_read_committed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -110,11 +115,16 @@ class Group:
 
 
 def offsets_known(
-    *, cluster: str, keys: Iterable[tuple[str, int]], spec: OffsetSpec
+    *,
+    cluster: str,
+    keys: Iterable[tuple[str, int]],
+    spec: OffsetSpec,
+    read_committed: bool = False,
 ) -> dict[tuple[str, int], int | None]:
     """Offsets by spec; None for a partition Kafka no longer knows (e.g. a deleted topic)."""
     out: dict[tuple[str, int], int | None] = {}
-    for key, future in offsets_send(cluster=cluster, keys=keys, spec=spec).items():
+    sent = offsets_send(cluster=cluster, keys=keys, spec=spec, read_committed=read_committed)
+    for key, future in sent.items():
         try:
             out[key] = wait(future, cluster=cluster).offset
         except InvalidRequest:
@@ -239,6 +249,9 @@ def group_detail(*, cluster: str, group: str) -> Group | ShareGroup:
                 keys.update((name, p) for p in meta[name].partitions)
     ends = offsets_known(cluster=cluster, keys=keys, spec=OffsetSpec.latest())
     starts = offsets_known(cluster=cluster, keys=keys, spec=OffsetSpec.earliest())
+    stable = offsets_known(
+        cluster=cluster, keys=keys, spec=OffsetSpec.latest(), read_committed=True
+    )
     partitions = []
     for key in sorted(keys):
         owner = owners.get(key)
@@ -254,6 +267,10 @@ def group_detail(*, cluster: str, group: str) -> Group | ShareGroup:
                 owner_member_id=owner.member_id if owner else None,
                 owner_client_id=owner.client_id if owner else None,
                 lag_if_earliest=_lag(starts.get(key), ends.get(key)) if committed is None else None,
+                last_stable_offset=stable.get(key),
+                lag_read_committed=None
+                if (lag := _lag(committed, stable.get(key))) is None
+                else max(lag, 0),
             )
         )
     lags = [p.lag for p in partitions if p.lag is not None]
