@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 OPEN_AND_WAIT = textwrap.dedent(
     """
-    import sys, time
+    import sys
     from confluent_kafka import Producer
     bootstrap, topic, txid = sys.argv[1:4]
     p = Producer({"bootstrap.servers": bootstrap, "transactional.id": txid,
@@ -35,7 +35,7 @@ OPEN_AND_WAIT = textwrap.dedent(
         p.produce(topic, value=b"p1-%d" % i, partition=1)
     p.flush(15)
     print("open", flush=True)
-    time.sleep(600)
+    sys.stdin.read()  # held open until the test kills this process
     """
 )
 
@@ -62,6 +62,7 @@ def killed_mid_transaction(kafka_broker, make_topic):
     topic, txid = make_topic("txn", partitions=2), unique("txid")
     proc = subprocess.Popen(
         [sys.executable, "-c", OPEN_AND_WAIT, kafka_broker.bootstrap_servers, topic, txid],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )
     assert proc.stdout is not None
