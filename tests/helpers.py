@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,12 @@ def worker_log(name: str) -> Path:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     stem, dot, ext = name.rpartition(".")
     return CACHE_DIR / (f"{stem}-{worker}{dot}{ext}" if worker else name)
+
+
+# Record timestamps for fixtures: an hour ago, whole seconds. A broker deletes records
+# older than its retention (7 days) at its next check, every 5 minutes: a fixture written
+# with timestamps from 1970 or 2023 could lose its records between two lines of a test.
+RECENT_MS = (int(time.time()) - 3600) * 1000
 
 
 def unique(prefix: str) -> str:

@@ -17,22 +17,22 @@ from dashboard.access.rules import access_parse
 from dashboard.kafka.tail.request import tail_request
 from dashboard.writes.exchange import export_audited
 from dashboard.writes.models import AuditRecord
-from tests.helpers import unique
+from tests.helpers import RECENT_MS, unique
 
 pytestmark = pytest.mark.django_db
 
 # Binary, empty and null keys and values, repeated header names, binary header values.
 RECORDS = [
-    (0, b"k1", b"plain text", [("h", b"1"), ("h", b"2")], 1_700_000_000_001),
-    (0, None, b"\x00\xff\xfe binary", [("bin", b"\x80\x81")], 1_700_000_000_002),
-    (1, b"", b"", [], 1_700_000_000_003),
-    (1, b"k2", None, [("empty", b"")], 1_700_000_000_004),
+    (0, b"k1", b"plain text", [("h", b"1"), ("h", b"2")], RECENT_MS + 1),
+    (0, None, b"\x00\xff\xfe binary", [("bin", b"\x80\x81")], RECENT_MS + 2),
+    (1, b"", b"", [], RECENT_MS + 3),
+    (1, b"k2", None, [("empty", b"")], RECENT_MS + 4),
     (
         2,
         b"\xc3\x28",
         b'{"card": {"number": "4111111111111111"}, "cvv": "123"}',
         [],
-        1_700_000_000_005,
+        RECENT_MS + 5,
     ),
 ]
 
@@ -126,7 +126,10 @@ def test_ndjson_shows_text_and_csv_keeps_spreadsheets_from_running_cells(
     fill(
         kafka_broker.bootstrap_servers,
         topic,
-        [(0, b"=HYPERLINK(1)", b"caf\xc3\xa9", [("h", b"v")], 5), (0, b"k", b"\xff", [], 6)],
+        [
+            (0, b"=HYPERLINK(1)", b"caf\xc3\xa9", [("h", b"v")], RECENT_MS + 5),
+            (0, b"k", b"\xff", [], RECENT_MS + 6),
+        ],
     )
     lines = [json.loads(line) for line in export(operator, topic, format="ndjson").splitlines()]
     assert lines[0]["key"] == "=HYPERLINK(1)" and lines[0]["value"] == "café"
@@ -210,7 +213,7 @@ def test_a_download_closed_early_stops_the_read_and_says_so(
     kafka_broker, make_topic, operator, user
 ) -> None:
     topic = make_topic("big-export")
-    rows: list[tuple] = [(0, f"k{i}".encode(), b"x" * 1000, [], 1000 + i) for i in range(3000)]
+    rows: list[tuple] = [(0, f"k{i}".encode(), b"x" * 1000, [], RECENT_MS + i) for i in range(3000)]
     fill(kafka_broker.bootstrap_servers, topic, rows)
     answer = operator.get(f"/api/clusters/local/topics/{topic}/export/", {"format": "lossless"})
     assert answer["X-Records-In-Range"] == "3000"

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from dashboard.writes.models import AuditRecord
+from tests.helpers import RECENT_MS
 from tests.integration.test_exchange import fill
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +32,7 @@ def test_an_export_cancelled_by_the_browser_ends_the_read_and_is_recorded_as_cut
 ) -> None:
     topic = make_topic("daphne-export")
     # ~14 MiB of lossless lines: many chunks, so closing after the first leaves most unread.
-    rows: list[tuple] = [(0, b"k%d" % i, b"x" * 1000, [], 1000 + i) for i in range(10_000)]
+    rows: list[tuple] = [(0, b"k%d" % i, b"x" * 1000, [], RECENT_MS + i) for i in range(10_000)]
     fill(kafka_broker.bootstrap_servers, topic, rows)
     client.force_login(user)
     cookie = f"sessionid={client.cookies['sessionid'].value}"

@@ -23,7 +23,7 @@ from dashboard.kafka.tail.export import ExportStats, records_read
 from dashboard.kafka.tail.request import tail_request
 from dashboard.kafka.tail.session import tail_plan
 from dashboard.writes.models import AuditRecord
-from tests.helpers import clusters_for, unique
+from tests.helpers import RECENT_MS, clusters_for, unique
 from tests.integration.test_exchange import fill, read_all
 
 pytestmark = pytest.mark.django_db
@@ -132,13 +132,31 @@ def dead_letters(kafka_broker, make_topic):
     a, b, c = (make_topic(name) for name in ("orders", "payments", "shipments"))
     dlq = make_topic("orders-dlt")
     rows = [
-        (0, b"a1", b"order 1", [(DLT, a.encode()), ("kafka_dlt-exception-message", b"boom")], 1),
-        (0, b"b1", b"payment 1", [("x-original-topic", b.encode()), ("trace", b"t1")], 2),
-        (0, b"a2", b"order 2", [(DLT, a.encode()), ("kafka_dlt-original-offset", b"\0")], 3),
-        (0, b"c1", b"shipment 1", [("__connect.errors.topic", c.encode())], 4),
-        (0, b"x1", b"lost", [("trace", b"t2")], 5),
-        (0, b"z1", b"nowhere", [(DLT, b"no-such-topic-anywhere")], 6),
-        (0, b"b2", None, [("x-original-topic", b.encode())], 7),
+        (
+            0,
+            b"a1",
+            b"order 1",
+            [(DLT, a.encode()), ("kafka_dlt-exception-message", b"boom")],
+            RECENT_MS + 1,
+        ),
+        (
+            0,
+            b"b1",
+            b"payment 1",
+            [("x-original-topic", b.encode()), ("trace", b"t1")],
+            RECENT_MS + 2,
+        ),
+        (
+            0,
+            b"a2",
+            b"order 2",
+            [(DLT, a.encode()), ("kafka_dlt-original-offset", b"\0")],
+            RECENT_MS + 3,
+        ),
+        (0, b"c1", b"shipment 1", [("__connect.errors.topic", c.encode())], RECENT_MS + 4),
+        (0, b"x1", b"lost", [("trace", b"t2")], RECENT_MS + 5),
+        (0, b"z1", b"nowhere", [(DLT, b"no-such-topic-anywhere")], RECENT_MS + 6),
+        (0, b"b2", None, [("x-original-topic", b.encode())], RECENT_MS + 7),
     ]
     fill(kafka_broker.bootstrap_servers, dlq, rows)
     return dlq, a, b, c
@@ -192,7 +210,9 @@ def test_a_transaction_that_cannot_commit_lands_nothing_and_says_where_to_resume
     resource = ConfigResource(ResourceType.TOPIC, small, incremental_configs=[entry])
     admin.incremental_alter_configs([resource])[resource].result(timeout=15)
     header = [(DLT, small.encode())]
-    rows = [(0, b"k%d" % i, b"v" * (5000 if i == 2 else 10), header, i + 1) for i in range(4)]
+    rows = [
+        (0, b"k%d" % i, b"v" * (5000 if i == 2 else 10), header, RECENT_MS + i) for i in range(4)
+    ]
     fill(bootstrap, dlq, rows)
     request = tail_request(topic=dlq, params={"start": "earliest", "end": "now"})
     starts = tail_plan(cluster="local", request=request)

@@ -14,7 +14,7 @@ from django.test import Client, override_settings
 from dashboard.access.rules import access_parse
 from dashboard.writes.models import AuditRecord
 from devtools.broker import cli_run
-from tests.helpers import CACHE_DIR, PASSWORD, unique
+from tests.helpers import CACHE_DIR, PASSWORD, RECENT_MS, unique
 
 pytestmark = pytest.mark.django_db
 
@@ -254,13 +254,13 @@ def test_purge_before_a_time_keeps_the_records_from_that_time(
     topic = make_topic("purge-time")
     producer = Producer({"bootstrap.servers": bootstrap})
     for i in range(3):
-        producer.produce(topic, value=b"old", partition=0, timestamp=1_000_000 + i)
+        producer.produce(topic, value=b"old", partition=0, timestamp=RECENT_MS + i)
     for i in range(2):
-        producer.produce(topic, value=b"new", partition=0, timestamp=2_000_000 + i)
+        producer.produce(topic, value=b"new", partition=0, timestamp=RECENT_MS + 1000 + i)
     producer.flush(15)
     path = f"{base(topic)}/purge/"
     applied = api(
-        cluster_admin, path, dry_run=False, mode="timestamp", value=2_000_000, confirm=topic
+        cluster_admin, path, dry_run=False, mode="timestamp", value=RECENT_MS + 1000, confirm=topic
     )
     assert applied.status_code == 200, applied.content
     assert offsets(bootstrap, topic, "-2") == {0: 3}
