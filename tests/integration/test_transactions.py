@@ -251,3 +251,12 @@ def test_a_groups_read_committed_lag_stops_at_the_last_stable_offset(
     assert counted == sum(rows[p]["lag_read_committed"] for p in (0, 1)) == 0
     page = operator.get(f"/clusters/local/groups/{group}/").content.decode()
     assert "read_committed can read 0" in page
+
+
+def test_the_id_pattern_runs_in_linear_time_or_is_refused(operator) -> None:
+    path = "/api/clusters/local/transactions/"
+    # Exponential for a backtracking matcher on a long id; RE2 does it in linear time.
+    assert operator.get(path, {"id": "(a+)+$"}).status_code == 200
+    refused = operator.get(path, {"id": r"(a)\1"})
+    assert refused.status_code == 400 and "linear time" in refused.json()["error"]["message"]
+    assert operator.get(path, {"state": "Sleeping"}).status_code == 400
