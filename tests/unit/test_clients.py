@@ -81,3 +81,18 @@ def test_an_unanswered_request_replaces_the_client(dead_cluster: str) -> None:
     with pytest.raises(ClusterUnavailable):
         cluster_overview(cluster=dead_cluster)
     assert admin_client(cluster=dead_cluster) is not before
+
+
+def test_a_leadership_change_under_way_is_the_cluster_not_answering_yet() -> None:
+    from confluent_kafka import KafkaError
+
+    from dashboard.kafka.client.clients import is_transient
+
+    for code in (
+        KafkaError.UNKNOWN_LEADER_EPOCH,
+        KafkaError.FENCED_LEADER_EPOCH,
+        KafkaError.OFFSET_NOT_AVAILABLE,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+    ):
+        assert is_transient(KafkaError(code))
+    assert not is_transient(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART))

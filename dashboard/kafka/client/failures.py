@@ -58,4 +58,10 @@ LIBRDKAFKA_UNAVAILABLE = {
     # recovers or a leader is being elected, not a bad request.
     KafkaError._NOENT,
     KafkaError.NOT_LEADER_FOR_PARTITION,
+    # A leadership change under way: the Java client retries these (RetriableException).
+    # A partition just created answered UNKNOWN_LEADER_EPOCH to ListOffsets on a busy
+    # machine, and the create page said "Kafka refused the request".
+    KafkaError.FENCED_LEADER_EPOCH,
+    KafkaError.UNKNOWN_LEADER_EPOCH,
+    KafkaError.OFFSET_NOT_AVAILABLE,
 }
