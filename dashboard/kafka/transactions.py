@@ -16,11 +16,17 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import IsolationLevel, TopicPartition
+from confluent_kafka import Consumer, IsolationLevel, KafkaError, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
 from dashboard.kafka.client.brokers import BrokerNode, answer, brokers_all, check, send
-from dashboard.kafka.client.clients import admin_client, call, request_timeout, wait
+from dashboard.kafka.client.clients import (
+    admin_client,
+    call,
+    consumer_config,
+    request_timeout,
+    wait,
+)
 from dashboard.kafka.errors import InvalidRequest
 from dashboard.kafka.linear import PatternError, linear_compile
 from dashboard.kafka.protocol.wire import Unsupported
@@ -356,6 +362,71 @@ def stable_offsets(*, cluster: str, topic: str, partitions: Iterable[int]) -> di
     return {tp.partition: wait(f, cluster=cluster).offset for tp, f in futures.items()}
 
 
+# A group page counts what read_committed can read only where the gap is small: a lag of a
+# few offsets that never goes away is what needs explaining, and a page view must stay cheap.
+COUNT_MAX_PARTITION = 10_000
+COUNT_MAX_TOTAL = 50_000
+
+
+def readable_count(
+    *,
+    cluster: str,
+    ranges: dict[tuple[str, int], tuple[int, int]],
+    deadline_s: float | None = None,
+) -> dict[tuple[str, int], int]:
+    """Records a read_committed consumer delivers in each [start, end) (end: the LSO).
+
+    The offsets it does not deliver are commit and abort markers and aborted records,
+    which it can never read. A partition not read to its end in time is left out.
+    """
+    wanted = {k: r for k, r in ranges.items() if r[1] > r[0]}
+    counts = {k: 0 for k in ranges if k not in wanted}
+    if not wanted:
+        return counts
+    consumer = call(
+        lambda: Consumer(
+            consumer_config(
+                cluster=cluster,
+                purpose="readable",
+                **{
+                    "isolation.level": "read_committed",
+                    "enable.partition.eof": True,
+                    "auto.offset.reset": "error",
+                    "fetch.wait.max.ms": 50,
+                },
+            )
+        ),
+        cluster=cluster,
+    )
+    found = dict.fromkeys(wanted, 0)
+    open_ = set(wanted)
+    # monotonic, not wall time: a page view's bound, never a test's clock.
+    until = time.monotonic() + (deadline_s if deadline_s is not None else request_timeout())
+    try:
+        consumer.assign([TopicPartition(t, p, start) for (t, p), (start, _) in wanted.items()])
+        while open_ and time.monotonic() < until:
+            for msg in consumer.consume(num_messages=1000, timeout=0.1):
+                key = (str(msg.topic()), int(msg.partition() or 0))
+                offset = msg.offset()
+                if key not in open_ or offset is None:
+                    continue
+                end = wanted[key][1]
+                error = msg.error()
+                if error is not None:
+                    # librdkafka's read_committed EOF comes at the LSO, past any marker.
+                    if error.code() == KafkaError._PARTITION_EOF and offset >= end:
+                        open_.discard(key)
+                    continue
+                if offset < end:
+                    found[key] += 1
+                if offset + 1 >= end:
+                    open_.discard(key)
+    finally:
+        consumer.close()
+    counts.update({k: n for k, n in found.items() if k not in open_})
+    return counts
+
+
 __all__ = [
     "AbortPlan",
     "ActiveProducer",
@@ -365,6 +436,7 @@ __all__ = [
     "abort_plan",
     "hanging_find",
     "producers_describe",
+    "readable_count",
     "stable_offsets",
     "transaction_abort",
     "transactions_list",

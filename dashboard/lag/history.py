@@ -283,6 +283,10 @@ def group_history(*, cluster: str, group: str, minutes: int) -> dict[str, Any]:
         "tier": frame.tier,
         "times": times,
         "ok": frame.ok(),
+        # Which lag the series are: to the log end (high watermark), as read_uncommitted
+        # and kafka-consumer-groups count it, markers included (see the group page for
+        # what a read_committed consumer can read).
+        "lag_to": "log_end_offset",
         "total_lag": total,
         "consume_rate": _rate(times, committed),
         "status": statuses,

@@ -49,7 +49,9 @@ class HistoryCollector(Collector):
         )
         lag = GaugeMetricFamily(
             "kafkaview_consumergroup_lag",
-            "Messages between the committed offset and the log end",
+            "Offsets between the committed offset and the log end (high watermark): the lag"
+            " read_uncommitted and kafka-consumer-groups count; a read_committed consumer"
+            " stops at the last stable offset",
             labels=PARTITION_LABELS,
         )
         lag_seconds = GaugeMetricFamily(
@@ -74,7 +76,8 @@ class HistoryCollector(Collector):
         )
         group_lag = GaugeMetricFamily(
             "kafkaview_consumergroup_lag_total",
-            "Sum of the group's partition lags",
+            "Sum of the group's partition lags (each to the log end, as"
+            " kafkaview_consumergroup_lag)",
             labels=GROUP_LABELS,
         )
         end_offset = GaugeMetricFamily(

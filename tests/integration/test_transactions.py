@@ -260,3 +260,67 @@ def test_the_id_pattern_runs_in_linear_time_or_is_refused(operator) -> None:
     refused = operator.get(path, {"id": r"(a)\1"})
     assert refused.status_code == 400 and "linear time" in refused.json()["error"]["message"]
     assert operator.get(path, {"state": "Sleeping"}).status_code == 400
+
+
+def _read_committed_count(bootstrap: str, topic: str, offset: int) -> int:
+    """What a real read_committed consumer reads from `offset` to the end: the judge."""
+    reader = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": unique("judge"),
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed",
+        }
+    )
+    reader.assign([TopicPartition(topic, 0, offset)])
+    counted = 0
+    while True:
+        msg = reader.poll(10)
+        assert msg is not None, "the read_committed reader got nothing for 10 s"
+        error = msg.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                break
+            continue
+        counted += 1
+    reader.close()
+    return counted
+
+
+def test_a_lag_that_never_goes_away_is_explained_by_the_markers_and_aborted_records(
+    kafka_broker, admin, make_topic, operator
+) -> None:
+    from confluent_kafka import ConsumerGroupTopicPartitions, Producer
+
+    topic = make_topic("txn-lag")
+    producer = Producer(
+        {"bootstrap.servers": kafka_broker.bootstrap_servers, "transactional.id": unique("tx")}
+    )
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    for i in range(5):
+        producer.produce(topic, value=b"kept-%d" % i, partition=0)
+    producer.commit_transaction(30)  # records 0-4, the commit marker at 5
+    producer.begin_transaction()
+    for i in range(2):
+        producer.produce(topic, value=b"dropped-%d" % i, partition=0)
+    producer.flush(30)  # written, then aborted (unsent ones librdkafka would just purge)
+    producer.abort_transaction(30)  # aborted records 6-7, the abort marker at 8
+    # One group at the start, one that read all 5 and committed the last record + 1 (as a
+    # Java consumer that stops before the marker does): its lag of 4 never goes away.
+    at_start, after_data = unique("g-start"), unique("g-after")
+    for group, offset in ((at_start, 0), (after_data, 5)):
+        tp = [TopicPartition(topic, 0, offset)]
+        admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, tp)])[group].result(
+            timeout=15
+        )
+    keys = ("lag", "last_stable_offset", "lag_read_committed", "unreadable")
+    for group, offset in ((at_start, 0), (after_data, 5)):
+        (row,) = operator.get(f"/api/clusters/local/groups/{group}/").json()["partitions"]
+        readable = _read_committed_count(kafka_broker.bootstrap_servers, topic, offset)
+        assert row["read_committed_counted"] is True
+        assert tuple(row[k] for k in keys) == (9 - offset, 9, readable, 9 - offset - readable)
+    assert readable == 0
+    page = operator.get(f"/clusters/local/groups/{after_data}/").content.decode()
+    assert "4 never readable (transaction markers and aborted records)" in page
+    assert "read_committed can read 0" in page

@@ -35,6 +35,7 @@ from dashboard.kafka.groups.read import (
 from dashboard.kafka.groups.share import ShareGroup, share_group
 from dashboard.kafka.groups.streams import StreamsDescription
 from dashboard.kafka.topics import metadata_topics, offsets_send
+from dashboard.kafka.transactions import COUNT_MAX_PARTITION, COUNT_MAX_TOTAL, readable_count
 
 # States in which the group's members hold no settled assignment.
 REBALANCING = {"preparing_rebalancing", "completing_rebalancing", "assigning", "reconciling"}
@@ -58,8 +59,13 @@ class PartitionLag:
     # The last stable offset: a read_committed consumer reads no further while a
     # transaction open on the partition started before it. Equal to the log end when none is.
     last_stable_offset: int | None = None
-    # What a read_committed consumer has left it can read now (up to the LSO).
+    # What a read_committed consumer has left it can read now (up to the LSO): the records
+    # it will be given when counted (read_committed_counted), else the offsets up to the LSO.
     lag_read_committed: int | None = None
+    read_committed_counted: bool = False
+    # Offsets between the committed offset and the LSO it is never given: commit and abort
+    # markers and aborted records. Why a lag of a few never goes away; None when not counted.
+    unreadable: int | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +224,32 @@ def group_list(
     return GroupList(cluster=cluster, groups=rows, read_at=datetime.now(UTC), notice=notice)
 
 
+def _readable(
+    cluster: str,
+    committed: dict[tuple[str, int], int],
+    starts: dict[tuple[str, int], int | None],
+    stable: dict[tuple[str, int], int | None],
+) -> dict[tuple[str, int], int]:
+    # Small gaps only, smallest first, within a total: see COUNT_MAX_PARTITION.
+    ranges: dict[tuple[str, int], tuple[int, int]] = {}
+    total = 0
+    gaps = []
+    for key, offset in committed.items():
+        start, end = starts.get(key), stable.get(key)
+        # Below the log start the records are gone (retention), not unreadable.
+        if start is None or end is None or offset < start or offset > end:
+            continue
+        gaps.append((end - offset, key, offset, end))
+    for gap, key, offset, end in sorted(gaps):
+        if gap > COUNT_MAX_PARTITION or total + gap > COUNT_MAX_TOTAL:
+            break
+        total += gap
+        ranges[key] = (offset, end)
+    if not ranges:
+        return {}
+    return readable_count(cluster=cluster, ranges=ranges)
+
+
 def group_detail(*, cluster: str, group: str) -> Group | ShareGroup:
     """One group: members, partition->member map, offsets and lag (a ShareGroup for share)."""
     if not group or len(group) > 1000:
@@ -252,10 +284,13 @@ def group_detail(*, cluster: str, group: str) -> Group | ShareGroup:
     stable = offsets_known(
         cluster=cluster, keys=keys, spec=OffsetSpec.latest(), read_committed=True
     )
+    readable = _readable(cluster, raw.committed, starts, stable)
     partitions = []
     for key in sorted(keys):
         owner = owners.get(key)
         committed = raw.committed.get(key)
+        gap = _lag(committed, stable.get(key))
+        counted = readable.get(key)
         partitions.append(
             PartitionLag(
                 topic=key[0],
@@ -269,8 +304,10 @@ def group_detail(*, cluster: str, group: str) -> Group | ShareGroup:
                 lag_if_earliest=_lag(starts.get(key), ends.get(key)) if committed is None else None,
                 last_stable_offset=stable.get(key),
                 lag_read_committed=None
-                if (lag := _lag(committed, stable.get(key))) is None
-                else max(lag, 0),
+                if gap is None
+                else (counted if counted is not None else max(gap, 0)),
+                read_committed_counted=counted is not None,
+                unreadable=None if counted is None or gap is None else max(gap, 0) - counted,
             )
         )
     lags = [p.lag for p in partitions if p.lag is not None]
