@@ -24,12 +24,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from dashboard.kafka.client.clients import clusters_all
 from devtools.processes import die_with_parent
+
+
+def cluster_id_new() -> str:
+    """A cluster id as Kafka's random-uuid makes it (saves a JVM start)."""
+    raw = "-"
+    while raw.startswith("-"):  # as Kafka's Uuid.randomUuid: a leading '-' reads as a flag
+        raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    return raw
 
 
 class BrokerStartError(Exception):
@@ -58,6 +67,7 @@ CLI_TOOLS = {
     "features": "org.apache.kafka.tools.FeatureCommand",
     "metadata-quorum": "org.apache.kafka.tools.MetadataQuorumCommand",
     "log-dirs": "org.apache.kafka.tools.LogDirsCommand",
+    "cluster": "org.apache.kafka.tools.ClusterTool",
 }
 
 # The JVM is tuned for a small test/dev box: short-lived, two cores, little heap.
@@ -277,16 +287,17 @@ class LocalBroker:
         props.update(self.extra_properties)
         return props
 
+    def format_flags(self) -> tuple[str, ...]:
+        """kafka-storage format's quorum flag: this node is the whole quorum."""
+        return ("--standalone",)
+
     def _format(self, lib: Path) -> None:
         meta = self.log_dir / "meta.properties"
         if meta.exists():
             match = re.search(r"^cluster\.id=(.+)$", meta.read_text(), re.MULTILINE)
             self.cluster_id = match.group(1).strip() if match else None
             return
-        # Kafka's random-uuid is a base64url UUID; generating it here saves a JVM start.
-        raw = "-"
-        while raw.startswith("-"):  # as Kafka's Uuid.randomUuid: a leading '-' reads as a flag
-            raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        raw = self.cluster_id or cluster_id_new()
         self.cluster_id = raw
         cmd = [
             java_bin(),
@@ -296,7 +307,7 @@ class LocalBroker:
             f"{lib}/*",
             "kafka.tools.StorageTool",
             "format",
-            "--standalone",
+            *self.format_flags(),
             "-t",
             raw,
             "-c",
@@ -313,12 +324,27 @@ class LocalBroker:
         """Fetch jars if needed, format storage once, start the JVM and wait until ready."""
         if self.process is not None and self.process.poll() is None:
             return self.info()
-        lib = jars_ensure(cache_dir=self.cache_dir)
         began = time.monotonic()
+        self.launch()
+        try:
+            self.wait_ready(timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self.started_in = time.monotonic() - began
+        return self.info()
+
+    def ports(self) -> tuple[int, ...]:
+        """The ports this node listens on."""
+        return (self.port, self.controller_port)
+
+    def launch(self) -> None:
+        """Format storage once and start the JVM, without waiting for it."""
+        lib = jars_ensure(cache_dir=self.cache_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.properties_path.write_text("".join(f"{k}={v}\n" for k, v in self.properties().items()))
         self._format(lib)
-        for port in (self.port, self.controller_port):
+        for port in self.ports():
             if port_open("127.0.0.1", port):
                 raise BrokerStartError(
                     f"port {port} on 127.0.0.1 is already in use; is another broker running?"
@@ -346,13 +372,6 @@ class LocalBroker:
             )
         finally:
             log.close()
-        try:
-            self.wait_ready(timeout=timeout)
-        except BaseException:
-            self.stop()
-            raise
-        self.started_in = time.monotonic() - began
-        return self.info()
 
     def wait_ready(self, *, timeout: float) -> None:
         """Block until an AdminClient's describe_cluster answers (or the JVM dies)."""
@@ -421,4 +440,124 @@ class LocalBroker:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.stop()
+
+
+class ClusterNode(LocalBroker):
+    """One node of a LocalCluster: the controller (the whole KRaft quorum) or a broker."""
+
+    def __init__(
+        self, *, node_id: int, controller: bool, quorum: str, cluster_id: str, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.node_id, self.controller, self.quorum = node_id, controller, quorum
+        self.cluster_id = cluster_id
+
+    def properties(self) -> dict[str, str]:
+        props = super().properties()
+        props.update(
+            {
+                "node.id": str(self.node_id),
+                "process.roles": "controller" if self.controller else "broker",
+                "controller.quorum.bootstrap.servers": self.quorum,
+            }
+        )
+        if self.controller:
+            listener = f"CONTROLLER://127.0.0.1:{self.controller_port}"
+            props.pop("inter.broker.listener.name")
+        else:
+            listener = f"PLAINTEXT://127.0.0.1:{self.port}"
+        props["listeners"] = props["advertised.listeners"] = listener
+        return props
+
+    def format_flags(self) -> tuple[str, ...]:
+        # The controller is the quorum; a broker only observes it.
+        return ("--standalone",) if self.controller else ()
+
+    def ports(self) -> tuple[int, ...]:
+        return (self.controller_port,) if self.controller else (self.port,)
+
+    def wait_ready(self, *, timeout: float) -> None:
+        if not self.controller:
+            super().wait_ready(timeout=timeout)
+            return
+        deadline = time.monotonic() + timeout
+        while not port_open("127.0.0.1", self.controller_port):
+            if self.process is not None and self.process.poll() is not None:
+                raise BrokerStartError(f"the controller exited; last log lines:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise BrokerStartError(f"the controller did not listen; {self.log_tail()}")
+            time.sleep(0.2)
+
+
+class LocalCluster:
+    """A KRaft controller and `brokers` brokers (ids 1..n) on loopback, as a production
+    cluster is laid out: the quorum apart from the brokers, so brokers can die."""
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        cache_dir: Path,
+        brokers: int = 3,
+        extra_properties: dict[str, str] | None = None,
+    ) -> None:
+        cluster_id = cluster_id_new()
+        controller_port = free_port()
+        quorum = f"127.0.0.1:{controller_port}"
+        common: dict[str, Any] = {
+            "cache_dir": cache_dir,
+            "cluster_id": cluster_id,
+            "quorum": quorum,
+            "extra_properties": {
+                # Brokers that stop are fenced and leave the ISR at once, not after 9 s.
+                "broker.session.timeout.ms": "6000",
+                **(extra_properties or {}),
+            },
+            "heap": "384m",
+        }
+        self.controller = ClusterNode(
+            node_id=0,
+            controller=True,
+            data_dir=Path(data_dir) / "controller",
+            controller_port=controller_port,
+            **common,
+        )
+        self.brokers = [
+            ClusterNode(
+                node_id=i, controller=False, data_dir=Path(data_dir) / f"broker-{i}", **common
+            )
+            for i in range(1, brokers + 1)
+        ]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(b.bootstrap_servers for b in self.brokers)
+
+    def broker(self, node_id: int) -> ClusterNode:
+        """The broker with that node id."""
+        return next(b for b in self.brokers if b.node_id == node_id)
+
+    def start(self, *, timeout: float = 120) -> None:
+        """Start the controller, then every broker at once, and wait for them all."""
+        try:
+            self.controller.start(timeout=timeout)
+            for b in self.brokers:
+                b.launch()
+            for b in self.brokers:
+                b.wait_ready(timeout=timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop the brokers, then the controller."""
+        for node in [*self.brokers, self.controller]:
+            node.stop()
+
+    def __enter__(self) -> LocalCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -17,6 +17,7 @@ from dashboard.kafka.client.brokers import brokers_all
 from dashboard.kafka.errors import ClusterUnavailable, InvalidRequest
 from dashboard.kafka.internals import (
     cluster_nodes,
+    eligible_leaders_all,
     features,
     log_dirs,
     metadata_version_name,
@@ -115,6 +116,25 @@ def _log_dirs(cluster: str, nodes: Any, scope: Scope) -> dict[str, Any]:
     return {"dirs": dirs}
 
 
+def _elr(cluster: str, nodes: Any, scope: Scope) -> dict[str, Any]:
+    read, found = eligible_leaders_all(cluster=cluster, node=nodes[0])
+    return {
+        "partitions_read": read,
+        "partitions": [
+            {
+                "topic": f.topic,
+                "partition": f.partition,
+                "leader": f.leader,
+                "isr": list(f.isr),
+                "elr": list(f.elr),
+                "last_known_elr": list(f.last_known),
+            }
+            for f in found
+            if scope.sees_topic(cluster, f.topic)
+        ],
+    }
+
+
 def internals_read(request: HttpRequest, cluster: str) -> dict[str, Any]:
     """Every part of the page's answer (each with ok and, when not, its error)."""
     scope = scope_of(request.user)
@@ -129,6 +149,7 @@ def internals_read(request: HttpRequest, cluster: str) -> dict[str, Any]:
         "quorum": _part(lambda: _quorum(cluster, nodes)),
         "brokers": _part(lambda: _brokers(cluster, nodes)),
         "log_dirs": _part(lambda: _log_dirs(cluster, nodes, scope)),
+        "eligible_leaders": _part(lambda: _elr(cluster, nodes, scope)),
     }
 
 

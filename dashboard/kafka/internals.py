@@ -1,11 +1,14 @@
 """The cluster's inside: finalized features and metadata.version, the KRaft quorum, fenced
 brokers, log directories — through our own ApiVersions, DescribeQuorum, DescribeCluster and
-DescribeLogDirs, as `kafka-features`, `kafka-metadata-quorum` and `kafka-log-dirs` read them.
+DescribeLogDirs, as `kafka-features`, `kafka-metadata-quorum` and `kafka-log-dirs` read them,
+and each partition's eligible leader replicas (DescribeTopicPartitions, as `kafka-topics`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from dashboard.kafka.client.brokers import BrokerNode, answer, brokers_all, check, send
 
@@ -211,3 +214,80 @@ def log_dirs(*, cluster: str, nodes: tuple[BrokerNode, ...] | None = None) -> li
             found.append(d)
     found.sort(key=lambda d: (d.broker, d.path))
     return found
+
+
+@dataclass(frozen=True)
+class EligibleLeaders:
+    """A partition's eligible leader replicas and last known ELR (KIP-966)."""
+
+    elr: tuple[int, ...]
+    last_known: tuple[int, ...]
+
+
+def _partitions_described(
+    cluster: str, node: BrokerNode, topic: str | None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    # DescribeTopicPartitions answers 2000 partitions a time and a cursor to go on from;
+    # no topic named asks for every topic.
+    cursor: dict[str, Any] | None = None
+    while True:
+        values = {
+            "Topics": [] if topic is None else [{"Name": topic}],
+            "ResponsePartitionLimit": 2000,
+            "Cursor": cursor,
+        }
+        got = answer(
+            send(cluster=cluster, node=node, name="DescribeTopicPartitions", values=values),
+            cluster=cluster,
+        )
+        for t in got["Topics"]:
+            check(t["ErrorCode"], None, cluster=cluster)
+            for p in t["Partitions"]:
+                yield t["Name"], p
+        cursor = got.get("NextCursor")
+        if not cursor or (topic is not None and cursor.get("TopicName") != topic):
+            return
+
+
+def _elr(p: dict[str, Any]) -> EligibleLeaders:
+    return EligibleLeaders(
+        elr=tuple(p.get("EligibleLeaderReplicas") or ()),
+        last_known=tuple(p.get("LastKnownElr") or ()),
+    )
+
+
+def eligible_leaders(*, cluster: str, topic: str, node: BrokerNode) -> dict[int, EligibleLeaders]:
+    """Each partition's ELR from DescribeTopicPartitions (paged by its cursor)."""
+    return {p["PartitionIndex"]: _elr(p) for _, p in _partitions_described(cluster, node, topic)}
+
+
+@dataclass(frozen=True)
+class PartitionElr:
+    """A partition of the cluster with eligible leaders or a last known ELR."""
+
+    topic: str
+    partition: int
+    leader: int
+    isr: tuple[int, ...]
+    elr: tuple[int, ...]
+    last_known: tuple[int, ...]
+
+
+def eligible_leaders_all(*, cluster: str, node: BrokerNode) -> tuple[int, list[PartitionElr]]:
+    """(partitions read, those whose ELR or last known ELR is not empty) of every topic."""
+    read, found = 0, []
+    for topic, p in _partitions_described(cluster, node, None):
+        read += 1
+        e = _elr(p)
+        if e.elr or e.last_known:
+            found.append(
+                PartitionElr(
+                    topic=topic,
+                    partition=p["PartitionIndex"],
+                    leader=p["LeaderId"],
+                    isr=tuple(p.get("IsrNodes") or ()),
+                    elr=e.elr,
+                    last_known=e.last_known,
+                )
+            )
+    return read, sorted(found, key=lambda f: (f.topic, f.partition))

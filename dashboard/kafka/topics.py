@@ -12,9 +12,12 @@ from typing import Any
 from confluent_kafka import IsolationLevel, TopicPartition
 from confluent_kafka.admin import ConfigResource, ConfigSource, OffsetSpec
 
+from dashboard.kafka.client.brokers import BrokerNode
 from dashboard.kafka.client.clients import admin_client, call, request_timeout, wait
 from dashboard.kafka.client.failures import UNKNOWN_TOPIC_OR_PARTITION
 from dashboard.kafka.errors import InvalidRequest, TopicNotFound
+from dashboard.kafka.internals import eligible_leaders
+from dashboard.kafka.protocol.wire import Unsupported
 
 # Kafka's rule for topic names (org.apache.kafka.common.internals.Topic).
 TOPIC_NAME_RE = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
@@ -45,6 +48,10 @@ class Partition:
     low: int
     high: int
     messages: int
+    # Eligible leader replicas and the last known ELR (KIP-966): replicas out of the ISR that
+    # still hold every committed record. None when the cluster does not describe them.
+    elr: tuple[int, ...] | None = None
+    last_known_elr: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -222,6 +229,18 @@ def _source_name(source: object) -> str:
         return "unknown"
 
 
+def _eligible_leaders(cluster: str, topic: str, brokers: dict[int, Any]) -> dict[int, Any]:
+    # Older clusters (before 3.8) lack DescribeTopicPartitions: the page goes without ELR.
+    if not brokers:
+        return {}
+    b = brokers[min(brokers)]
+    node = BrokerNode(id=int(b.id), host=str(b.host), port=int(b.port))
+    try:
+        return eligible_leaders(cluster=cluster, topic=topic, node=node)
+    except (Unsupported, InvalidRequest):
+        return {}
+
+
 def topic_detail(*, cluster: str, topic: str) -> Topic:
     """A topic's partitions (leader, replicas, ISR, watermarks) and configs."""
     topic_name_check(topic)
@@ -230,13 +249,14 @@ def topic_detail(*, cluster: str, topic: str) -> Topic:
     configs_future = admin.describe_configs(
         [ConfigResource("TOPIC", topic)], request_timeout=timeout
     )
-    topics = call(lambda: admin.list_topics(topic=topic, timeout=timeout), cluster=cluster).topics
-    meta = topics.get(topic)
+    cluster_meta = call(lambda: admin.list_topics(topic=topic, timeout=timeout), cluster=cluster)
+    meta = cluster_meta.topics.get(topic)
     if meta is None or (meta.error is not None and meta.error.code() == UNKNOWN_TOPIC_OR_PARTITION):
         for f in configs_future.values():
             f.cancel()
         raise TopicNotFound(cluster=cluster, topic=topic)
     marks = watermarks_all(cluster=cluster, partitions=((topic, p) for p in meta.partitions))
+    elr = _eligible_leaders(cluster, topic, cluster_meta.brokers)
     partitions = []
     for pid in sorted(meta.partitions):
         p = meta.partitions[pid]
@@ -251,6 +271,8 @@ def topic_detail(*, cluster: str, topic: str) -> Topic:
                 low=w.low,
                 high=w.high,
                 messages=w.messages,
+                elr=elr[pid].elr if pid in elr else None,
+                last_known_elr=elr[pid].last_known if pid in elr else None,
             )
         )
     entries = next(iter(configs_future.values()))
