@@ -443,6 +443,26 @@ class LocalBroker:
         self.stop()
 
 
+def tiered_properties(remote_dir: Path) -> dict[str, str]:
+    """A broker's settings for tiered storage (KIP-405) with Kafka's LocalTieredStorage
+    plugin (kafka-storage's test jar): "remote" storage is a local folder."""
+    return {
+        "remote.log.storage.system.enable": "true",
+        "remote.log.storage.manager.class.name": (
+            "org.apache.kafka.server.log.remote.storage.LocalTieredStorage"
+        ),
+        "remote.log.storage.manager.impl.prefix": "rsm.config.",
+        "rsm.config.dir": str(remote_dir),
+        "remote.log.metadata.manager.listener.name": "PLAINTEXT",
+        "remote.log.metadata.manager.impl.prefix": "rlmm.config.",
+        "rlmm.config.remote.log.metadata.topic.replication.factor": "1",
+        "rlmm.config.remote.log.metadata.topic.num.partitions": "1",
+        # Copy and delete within a second or two, not minutes.
+        "remote.log.manager.task.interval.ms": "1000",
+        "log.retention.check.interval.ms": "1000",
+    }
+
+
 class ClusterNode(LocalBroker):
     """One node of a LocalCluster: the controller (the whole KRaft quorum) or a broker."""
 

@@ -182,12 +182,19 @@ class LogDir:
         return sum(self.topics.values())
 
 
-def log_dirs(*, cluster: str, nodes: tuple[BrokerNode, ...] | None = None) -> list[LogDir]:
-    """DescribeLogDirs of every broker (all topics)."""
+def log_dirs(
+    *,
+    cluster: str,
+    nodes: tuple[BrokerNode, ...] | None = None,
+    topic: tuple[str, list[int]] | None = None,
+) -> list[LogDir]:
+    """DescribeLogDirs of every broker (all topics, or one topic's partitions)."""
     nodes = nodes or brokers_all(cluster=cluster)
+    values: dict[str, Any] = {
+        "Topics": None if topic is None else [{"Topic": topic[0], "Partitions": topic[1]}]
+    }
     futures = [
-        (n, send(cluster=cluster, node=n, name="DescribeLogDirs", values={"Topics": None}))
-        for n in nodes
+        (n, send(cluster=cluster, node=n, name="DescribeLogDirs", values=values)) for n in nodes
     ]
     found: list[LogDir] = []
     for node, future in futures:
@@ -291,3 +298,72 @@ def eligible_leaders_all(*, cluster: str, node: BrokerNode) -> tuple[int, list[P
                 )
             )
     return read, sorted(found, key=lambda f: (f.topic, f.partition))
+
+
+# ListOffsets' special timestamps (KIP-405, KIP-1005): the first offset still on the
+# leader's disk, and the last one copied to remote storage.
+EARLIEST, EARLIEST_LOCAL, LATEST_TIERED = -2, -4, -5
+
+
+@dataclass(frozen=True)
+class Tiering:
+    """Where a partition of a tiered topic lives: [log_start, local_start) is only in remote
+    storage, [local_start, end) on the leader's disk; latest_tiered is -1 before any copy."""
+
+    partition: int
+    log_start: int
+    local_start: int
+    latest_tiered: int
+    local_bytes: int | None  # the leader's copy, from DescribeLogDirs
+    remote_only: int  # offsets kept in remote storage alone (deleted from the local disk)
+
+
+def tiering(*, cluster: str, topic: str, leaders: dict[int, BrokerNode]) -> list[Tiering]:
+    """Each partition's log start, earliest local and latest tiered offset (ListOffsets from
+    its leader, as `kafka-get-offsets --time -2/-4/-5`) and its local size."""
+    by_leader: dict[int, list[int]] = {}
+    for partition, node in leaders.items():
+        by_leader.setdefault(node.id, []).append(partition)
+    nodes = {n.id: n for n in leaders.values()}
+    futures = []
+    for node_id, partitions in by_leader.items():
+        for stamp in (EARLIEST, EARLIEST_LOCAL, LATEST_TIERED):
+            values = {
+                "ReplicaId": -1,
+                "IsolationLevel": 0,
+                "Topics": [
+                    {
+                        "Name": topic,
+                        "Partitions": [
+                            {"PartitionIndex": p, "CurrentLeaderEpoch": -1, "Timestamp": stamp}
+                            for p in partitions
+                        ],
+                    }
+                ],
+                "TimeoutMs": 0,
+            }
+            future = send(cluster=cluster, node=nodes[node_id], name="ListOffsets", values=values)
+            futures.append((stamp, future))
+    offsets: dict[tuple[int, int], int] = {}
+    for stamp, future in futures:
+        for t in answer(future, cluster=cluster)["Topics"]:
+            for p in t["Partitions"]:
+                check(p["ErrorCode"], None, cluster=cluster)
+                offsets[(stamp, p["PartitionIndex"])] = p["Offset"]
+    sizes: dict[int, int] = {}
+    dirs = log_dirs(cluster=cluster, nodes=tuple(nodes.values()), topic=(topic, sorted(leaders)))
+    for d in dirs:
+        for (name, partition), (size, _lag, is_future) in d.partitions.items():
+            if name == topic and not is_future and leaders[partition].id == d.broker:
+                sizes[partition] = size
+    return [
+        Tiering(
+            partition=p,
+            log_start=offsets[(EARLIEST, p)],
+            local_start=offsets[(EARLIEST_LOCAL, p)],
+            latest_tiered=offsets[(LATEST_TIERED, p)],
+            local_bytes=sizes.get(p),
+            remote_only=max(offsets[(EARLIEST_LOCAL, p)] - offsets[(EARLIEST, p)], 0),
+        )
+        for p in sorted(leaders)
+    ]

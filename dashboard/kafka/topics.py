@@ -16,7 +16,7 @@ from dashboard.kafka.client.brokers import BrokerNode
 from dashboard.kafka.client.clients import admin_client, call, request_timeout, wait
 from dashboard.kafka.client.failures import UNKNOWN_TOPIC_OR_PARTITION
 from dashboard.kafka.errors import InvalidRequest, TopicNotFound
-from dashboard.kafka.internals import eligible_leaders
+from dashboard.kafka.internals import Tiering, eligible_leaders, tiering
 from dashboard.kafka.protocol.wire import Unsupported
 
 # Kafka's rule for topic names (org.apache.kafka.common.internals.Topic).
@@ -99,6 +99,9 @@ class Topic:
     replication_factor: int
     under_replicated: int
     read_at: datetime
+    # remote.storage.enable (KIP-405): where each partition's records are, local or remote.
+    tiering: tuple[Tiering, ...] | None = None
+    tiering_error: str | None = None
 
 
 def topic_name_check(name: str) -> None:
@@ -292,10 +295,23 @@ def topic_detail(*, cluster: str, topic: str) -> Topic:
             key=lambda c: (c.is_default, c.name),
         )
     )
+    tiered, tiering_error = None, None
+    if any(c.name == "remote.storage.enable" and c.value == "true" for c in configs):
+        leaders = {
+            p.partition: BrokerNode(id=b.id, host=str(b.host), port=int(b.port))
+            for p in partitions
+            if (b := cluster_meta.brokers.get(p.leader)) is not None
+        }
+        try:
+            tiered = tuple(tiering(cluster=cluster, topic=topic, leaders=leaders))
+        except (Unsupported, InvalidRequest) as exc:
+            tiering_error = f"not available from this cluster: {exc}"[:300]
     return Topic(
         cluster=cluster,
         name=topic,
         internal=is_internal(topic),
+        tiering=tiered,
+        tiering_error=tiering_error,
         partitions=tuple(partitions),
         configs=configs,
         messages=sum(p.messages for p in partitions),
