@@ -19,9 +19,11 @@ from dashboard.kafka.transactions import (
     STATES,
     AbortPlan,
     ActiveProducer,
+    Hanging,
     Transaction,
     abort_plan,
     hanging_find,
+    partition_leaders,
     producers_describe,
     stable_offsets,
     transaction_abort,
@@ -96,22 +98,61 @@ def _listing(request: HttpRequest, cluster: str) -> tuple[list[dict[str, Any]], 
     return rows, filters
 
 
+def _hanging_json(h: Hanging, now_ms: int) -> dict[str, Any]:
+    return {
+        **_producer_json(h.producer, now_ms),
+        "transactional_id": h.transactional_id,
+        "minutes_open": h.minutes_open,
+    }
+
+
+def _cluster_hanging(request: HttpRequest, cluster: str) -> dict[str, Any] | None:
+    """?hanging=1: every partition the user sees searched, as `find-hanging` with no topic
+    (one DescribeProducers per 500 partitions of a leader, so only when asked)."""
+    if request.GET.get("hanging") not in {"1", "true", "on"}:
+        return None
+    scope = scope_of(request.user)
+    minutes = whole_number(
+        request.GET.get("max_minutes", HANGING_AFTER_MINUTES), "max_minutes", maximum=10**6
+    )
+    keys = [k for k in partition_leaders(cluster=cluster) if scope.sees_topic(cluster, k[0])]
+    now = _now_ms()
+    _, hanging = hanging_find(
+        cluster=cluster, partitions=sorted(keys), max_timeout_minutes=minutes, now_ms=lambda: now
+    )
+    return {
+        "max_minutes": minutes,
+        "partitions_searched": len(keys),
+        "transactions": [_hanging_json(h, now) for h in hanging],
+    }
+
+
 @require_GET
 def api_transactions(request: HttpRequest, cluster: str) -> HttpResponse:
-    """Every transactional id: ?state=Ongoing&id=<regex>&min_seconds=N filter."""
+    """Every transactional id: ?state=Ongoing&id=<regex>&min_seconds=N filter; ?hanging=1
+    (&max_minutes=N) also searches every partition for hanging transactions."""
     rows, _ = _listing(request, cluster)
-    return JsonResponse({"cluster": cluster, "transactions": rows})
+    hanging = _cluster_hanging(request, cluster)
+    return JsonResponse({"cluster": cluster, "transactions": rows, "hanging": hanging})
 
 
 @require_GET
 def transactions(request: HttpRequest, cluster: str) -> HttpResponse:
     rows, filters = _listing(request, cluster)
-    context = {"cluster": cluster, "rows": rows, "filters": filters, "states": STATES}
+    context = {
+        "cluster": cluster,
+        "rows": rows,
+        "filters": filters,
+        "states": STATES,
+        "hanging": _cluster_hanging(request, cluster),
+        "max_minutes": request.GET.get("max_minutes", HANGING_AFTER_MINUTES),
+    }
     return render(request, "dashboard/transactions.html", context)
 
 
 def _producer_json(p: ActiveProducer, now_ms: int) -> dict[str, Any]:
     return {
+        "topic": p.topic,
         "partition": p.partition,
         "producer_id": p.producer_id,
         "producer_epoch": p.producer_epoch,
@@ -161,14 +202,7 @@ def topic_transactions(request: HttpRequest, cluster: str, topic: str) -> dict[s
         ],
         "producers": [_producer_json(p, now) for p in producers],
         "open_longer": [_producer_json(p, now) for p in candidates],
-        "hanging": [
-            {
-                **_producer_json(h.producer, now),
-                "transactional_id": h.transactional_id,
-                "minutes_open": h.minutes_open,
-            }
-            for h in hanging
-        ],
+        "hanging": [_hanging_json(h, now) for h in hanging],
     }
 
 

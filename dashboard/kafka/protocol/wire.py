@@ -235,7 +235,7 @@ class Connection:
         ours_high = request.valid.high if request.valid.high is not None else request.valid.low
         if high is not None:
             ours_high = min(ours_high, high)
-        theirs = self.versions.get(request.api_key or -1)
+        theirs = self.versions.get(-1 if request.api_key is None else request.api_key)
         if theirs is None or theirs[1] < ours_low or theirs[0] > ours_high:
             raise Unsupported(f"the broker at {self.host}:{self.port} does not offer {name}")
         return min(ours_high, theirs[1])
