@@ -1,5 +1,6 @@
 """The app's models, defined beside their feature and gathered here, where Django looks for them."""
 
+from dashboard.alerts.models import Alert, AlertTracker, Notification, Silence
 from dashboard.lag.models import (
     GroupEvent,
     GroupState,
@@ -10,12 +11,16 @@ from dashboard.lag.models import (
 from dashboard.writes.models import AuditRecord, KafkaAccess, WriteGeneration
 
 __all__ = [
+    "Alert",
+    "AlertTracker",
     "AuditRecord",
     "GroupEvent",
     "GroupState",
     "HistoryChunk",
     "KafkaAccess",
+    "Notification",
     "SampleRound",
     "SamplerLease",
+    "Silence",
     "WriteGeneration",
 ]

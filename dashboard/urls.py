@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from dashboard.alerts import views as alerts
 from dashboard.browse import internals_views as internals
 from dashboard.browse import views as browse
 from dashboard.lag import views as lag
@@ -20,6 +21,17 @@ app_name = "dashboard"
 urlpatterns = [
     path("", web.index, name="index"),
     path("healthz", web.healthz, name="healthz"),
+    path("alerts/", alerts.alerts_page, name="alerts"),
+    path("api/alerts/", alerts.api_alerts, name="api_alerts"),
+    path("api/alerts/silences/", alerts.silence_add, name="alert_silence_add"),
+    path("api/alerts/silences/<int:silence_id>/end/", alerts.silence_end, name="alert_silence_end"),
+    path("api/alerts/<int:alert_id>/ack/", alerts.alert_acknowledge, name="alert_ack"),
+    path("api/alerts/receivers/<str:name>/test/", alerts.receiver_test, name="alert_test"),
+    path(
+        "api/alerts/prometheus-rules/",
+        alerts.api_prometheus_rules,
+        name="alert_prometheus_rules",
+    ),
     path("clusters/<str:cluster>/", browse.overview, name="overview"),
     path("clusters/<str:cluster>/topics/", browse.topics, name="topics"),
     path("clusters/<str:cluster>/topics/<str:topic>/", browse.topic, name="topic"),

@@ -12,6 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.access.rules import AccessConfigError, access_load
+from dashboard.alerts.rules import NO_RULES, AlertConfigError, alerts_load
 from dashboard.kafka.config import clusters_from_env
 from dashboard.kafka.errors import ClusterConfigError
 from kafkaview.env import (
@@ -123,6 +124,26 @@ except EnvError as exc:
     raise _stop(f"bad environment variable: {exc}") from None
 except AccessConfigError as exc:
     raise _stop(f"bad access rules: {exc}") from None
+
+try:
+    # Alert rules and receivers (dashboard/alerts/); none: nobody is told anything.
+    _alerts_file = env_str(ENV, "KAFKAVIEW_ALERTS_FILE", "")
+    KAFKAVIEW_ALERTS = alerts_load(_alerts_file) if _alerts_file else NO_RULES
+    # Links in notifications point here.
+    KAFKAVIEW_PUBLIC_URL = env_str(ENV, "KAFKAVIEW_PUBLIC_URL", "http://127.0.0.1:8000")
+    # Email receivers: an SMTP server (its password only from the environment).
+    KAFKAVIEW_SMTP = {
+        "host": env_str(ENV, "KAFKAVIEW_SMTP_HOST", ""),
+        "port": env_int(ENV, "KAFKAVIEW_SMTP_PORT", 25, minimum=1),
+        "tls": env_choice(ENV, "KAFKAVIEW_SMTP_TLS", "none", ("none", "starttls", "ssl")),
+        "user": env_str(ENV, "KAFKAVIEW_SMTP_USER", ""),
+        "password": env_str(ENV, "KAFKAVIEW_SMTP_PASSWORD", ""),
+        "from": env_str(ENV, "KAFKAVIEW_SMTP_FROM", "kafkaview@localhost"),
+    }
+except EnvError as exc:
+    raise _stop(f"bad environment variable: {exc}") from None
+except AlertConfigError as exc:
+    raise _stop(f"bad alert rules: {exc}") from None
 
 
 def _secret_key_file(key_file: Path) -> str:

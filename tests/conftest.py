@@ -35,6 +35,7 @@ def roles_ensure() -> None:
 
     importlib.import_module("dashboard.migrations.0002_roles").create_roles(apps, None)
     importlib.import_module("dashboard.migrations.0011_operate").create_admin_role(apps, None)
+    importlib.import_module("dashboard.migrations.0014_alerts").alert_role(apps, None)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from dashboard.alerts.models import Alert
 from dashboard.kafka.client.clients import clusters_all
 from dashboard.kafka.client.counters import SENT
 from dashboard.lag import store
@@ -85,6 +86,17 @@ class HistoryCollector(Collector):
             "Log-end offset (high watermark) of a partition",
             labels=["cluster", "topic", "partition"],
         )
+        alert_open = GaugeMetricFamily(
+            "kafkaview_alert_open",
+            "1 for each open kafkaview alert (rule, subject), as the Alerts page lists them",
+            labels=["cluster", "rule", "severity", "kind", "name"],
+        )
+        for a in Alert.objects.filter(state=Alert.State.OPEN).order_by("id"):
+            if a.kind == "group" and not self.sees_group(a.cluster, a.name):
+                continue
+            if a.kind == "topic" and not self.sees_topic(a.cluster, a.name):
+                continue
+            alert_open.add_metric([a.cluster, a.rule, a.severity, a.kind, a.name], 1.0)
         for cluster in clusters_all().by_name:
             last = last_round(cluster=cluster)
             if last is None:
@@ -133,6 +145,7 @@ class HistoryCollector(Collector):
             group_status,
             group_lag,
             end_offset,
+            alert_open,
         )
 
 

@@ -14,7 +14,7 @@ import logging
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -65,6 +65,29 @@ class RoundResult:
     samples: int
     events: int
     statuses: dict[str, str]  # group -> status of this round
+    # What alert rules judge (dashboard/alerts): per group and per topic, this round.
+    groups: dict[str, GroupObserved] = field(default_factory=dict)
+    topics: dict[str, TopicObserved] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GroupObserved:
+    """A group's numbers of the round, for alert rules."""
+
+    type: str
+    status: str
+    lag: int
+    lag_seconds: float | None  # the largest partition estimate
+    members: int
+
+
+@dataclass(frozen=True)
+class TopicObserved:
+    """A topic's numbers of the round, for alert rules."""
+
+    end_offsets: int  # the sum over its partitions: unchanged means no new records
+    under_replicated: int
+    offline: int
 
 
 class Sampler:
@@ -257,6 +280,7 @@ class Sampler:
         now = at.timestamp()
         self._points_store(sample, now, at)
         statuses: dict[str, str] = {}
+        observed: dict[str, GroupObserved] = {}
         events = samples = 0
         for group in sample.groups:
             partition_statuses = []
@@ -295,12 +319,31 @@ class Sampler:
                 )
             overall = group_status(partition_statuses)
             statuses[group.group] = overall.name if overall is not None else ""
+            estimates = [p.lag_seconds_estimate for p in parts if p.lag_seconds_estimate]
+            observed[group.group] = GroupObserved(
+                type=group.type,
+                status=statuses[group.group],
+                lag=sum(p.lag for p in parts),
+                lag_seconds=max(estimates, default=None if not parts else 0.0),
+                members=len(group.members),
+            )
             events += self._group_state(group, overall, at)
             if parts:
                 samples += len(parts)
                 self.writer.add_group(group.group, at, statuses[group.group], parts)
         self.writer.write(at)
-        return RoundResult(self.cluster, at, True, "", samples, events, statuses)
+        ends: dict[str, int] = defaultdict(int)
+        for (topic, _), end in sample.ends.items():
+            ends[topic] += end
+        topics = {
+            t: TopicObserved(
+                end_offsets=n,
+                under_replicated=sample.under_replicated.get(t, 0),
+                offline=sample.offline.get(t, 0),
+            )
+            for t, n in ends.items()
+        }
+        return RoundResult(self.cluster, at, True, "", samples, events, statuses, observed, topics)
 
     def _last_commit(
         self, key: GroupKey, committed: int, state: CommitState | None, now: float

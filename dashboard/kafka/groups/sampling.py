@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from confluent_kafka.admin import OffsetSpec
@@ -41,15 +41,23 @@ class ClusterSample:
     groups: tuple[GroupSample, ...]
     ends: dict[tuple[str, int], int]
     read_at: datetime
+    # Per topic: partitions with a replica out of the ISR, and partitions with no leader.
+    under_replicated: dict[str, int] = field(default_factory=dict)
+    offline: dict[str, int] = field(default_factory=dict)
 
 
 def cluster_sample(*, cluster: str) -> ClusterSample:
     """Groups (state, members, commits) and every partition's end offset, all requests in flight."""
     raws = groups_read(cluster=cluster).raws
     keys: set[tuple[str, int]] = set()
+    under: dict[str, int] = {}
+    offline: dict[str, int] = {}
     for name, meta in metadata_topics(cluster=cluster).items():
         if not is_internal(name) and meta.error is None:
             keys.update((name, p) for p in meta.partitions)
+            parts = meta.partitions.values()
+            under[name] = sum(1 for p in parts if len(p.isrs) < len(p.replicas))
+            offline[name] = sum(1 for p in parts if p.leader < 0)
     for raw in raws:
         keys.update(raw.committed)
     ends = offsets_known(cluster=cluster, keys=keys, spec=OffsetSpec.latest())
@@ -59,6 +67,8 @@ def cluster_sample(*, cluster: str) -> ClusterSample:
         groups=groups,
         ends={k: v for k, v in ends.items() if v is not None},
         read_at=datetime.now(UTC),
+        under_replicated=under,
+        offline=offline,
     )
 
 

@@ -7,7 +7,10 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
+from dashboard.alerts.deliver import Dispatcher
+from dashboard.alerts.service import alerts_after_round
 from dashboard.kafka.client.clients import clusters_all
 from dashboard.kafka.groups.commitlog import CommitWatcher
 from dashboard.lag.conf import sample_interval
@@ -48,12 +51,18 @@ class Command(BaseCommand):
         watchers = {name: CommitWatcher(cluster=name) for name in names}
         for watcher in watchers.values():
             watcher.start()
+        # Notifications go from their own thread, only while this process holds the lease:
+        # a receiver that hangs never delays a round, and one process sends.
+        holding = {"now": False}
+        dispatcher = Dispatcher(may_send=lambda: holding["now"], now=timezone.now)
+        dispatcher.start()
         self.stdout.write(f"sampling {', '.join(names)} every {interval:g} s")
         done, waiting_said = 0, False
         try:
             while True:
                 started = time.monotonic()
-                if not lease_acquire(holder=holder, ttl=ttl):
+                holding["now"] = lease_acquire(holder=holder, ttl=ttl)
+                if not holding["now"]:
                     if samplers is not None:
                         log.warning("%s: the lease was taken over; standing by", holder)
                         samplers = None  # their commit readers go on, for a takeover
@@ -82,6 +91,10 @@ class Command(BaseCommand):
                     waiting_said = False
                 for sampler in samplers:
                     result = sampler.round()
+                    try:
+                        alerts_after_round(result)
+                    except Exception:  # alerts must never stop the sampling
+                        log.exception("judging the alert rules of %s failed", result.cluster)
                     log.debug(
                         "%s: %s, %d samples, %d events",
                         result.cluster,
@@ -101,6 +114,8 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
+            holding["now"] = False
+            dispatcher.stop()
             for sampler in samplers or ():
                 sampler.stop()
             for watcher in watchers.values():
