@@ -91,3 +91,82 @@ def test_the_standby_takes_over_and_no_two_rounds_overlap(
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def notifications(db: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("select kind, state from dashboard_notification order by id")
+        return [(k, s) for k, s in rows.fetchall()]
+
+
+def test_a_takeover_neither_loses_nor_repeats_a_notification(
+    kafka_broker: LocalBroker, tmp_path: Path, make_topic
+) -> None:
+    from confluent_kafka import Producer
+
+    from tests.helpers import unique
+    from tests.integration.test_alerts import Receiver
+    from tests.integration.test_history import Committer
+
+    receiver = Receiver()
+    group, topic = unique("failover-alert"), make_topic("failover-alert")
+    producer = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
+    for i in range(10):
+        producer.produce(topic, value=b"%d" % i)
+    assert producer.flush(15) == 0
+    committer = Committer(kafka_broker.bootstrap_servers, group)
+    committer.commit(topic, 0)  # 10 behind
+    rules = tmp_path / "alerts.toml"
+    rules.write_text(
+        '[[receivers]]\nname = "hook"\ntype = "webhook"\nurl_env = "TEST_HOOK_URL"\n\n'
+        f'[[rules]]\nname = "behind"\non = "group"\nmatch = "{group}"\n'
+        'when = "lag_messages"\nabove = 3\nclear_below = 0\nreceivers = ["hook"]\n'
+    )
+    db = tmp_path / "failover.sqlite3"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{db}",
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
+        "KAFKAVIEW_LOG_LEVEL": "WARNING",
+        "KAFKAVIEW_ALERTS_FILE": str(rules),
+        "TEST_HOOK_URL": receiver.url,
+    }
+    env.pop("KAFKAVIEW_CLUSTERS_FILE", None)
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
+    cmd = [*manage, "lag_sampler", "--interval", str(INTERVAL)]
+    procs = []
+    try:
+        for i in range(2):
+            out = (tmp_path / f"sampler-{i}.log").open("wb")
+            procs.append(subprocess.Popen(cmd, cwd=BASE_DIR, env=env, stdout=out, stderr=out))
+            time.sleep(1.5 if i == 0 else 0)
+        # Waits on real processes; the bounds only stop a hung test.
+        deadline = time.monotonic() + 90
+        while notifications(db) != [("open", "sent")] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert notifications(db) == [("open", "sent")], notifications(db)
+        first = holder(db)
+        assert first is not None
+        active = next(p for p in procs if first.endswith(f":{p.pid}"))
+        active.send_signal(signal.SIGKILL)
+        committer.commit(topic, 10)  # caught up while the standby takes over
+        deadline = time.monotonic() + 90
+        while len(notifications(db)) < 2 or notifications(db)[-1][1] != "sent":
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert notifications(db) == [("open", "sent"), ("resolved", "sent")]
+        assert [b["state"] for b in receiver.bodies] == ["open", "resolved"]
+        assert holder(db) != first
+    finally:
+        committer.close()
+        receiver.close()
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
