@@ -12,9 +12,12 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
+from dashboard.alerts.rules import alerts_parse
+from dashboard.alerts.service import alerts_after_round
 from dashboard.kafka.config import ClusterConfig
+from dashboard.lag.sampler import Sampler
 from devtools.broker import LocalCluster
-from tests.helpers import CACHE_DIR, clusters_for, unique
+from tests.helpers import CACHE_DIR, SteppedClock, clusters_for, unique
 from tests.integration.test_internals import (
     features_match,
     log_dirs_match,
@@ -141,3 +144,15 @@ def test_with_two_brokers_stopped_the_elr_and_fenced_brokers_equal_kafkas_tools(
         int(r["ID"]): (r["HOST"], int(r["PORT"]), r["STATE"] == "fenced") for r in listed
     }
     assert [b["fenced"] for b in fenced["brokers"]] == [False, True, True]
+
+    # An alert rule on under-replicated partitions opens on the sampler's next round.
+    rules = alerts_parse(
+        '[[rules]]\nname = "replicas"\non = "topic"\nwhen = "under_replicated"\n'
+        f'match = "{topic}"\n',
+        source="alerts.toml",
+    )
+    result = Sampler(cluster="trio", interval=10, window=3, clock=SteppedClock()).round()
+    assert result.ok, result.error
+    (opened,) = alerts_after_round(result, rules=rules)
+    assert (opened.kind, opened.reading.value) == ("open", 2)
+    assert opened.reading.text == "2 partition(s) under-replicated"
