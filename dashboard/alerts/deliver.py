@@ -158,8 +158,11 @@ class Dispatcher:
         may_send: Callable[[], bool],
         now: Callable[[], datetime],
         every: float = 1.0,
+        beside: Callable[[], object] | None = None,
     ) -> None:
         self.may_send, self.now, self.every = may_send, now, every
+        # Run before each pass (the sampler-stale rules): apart from the rounds' thread.
+        self.beside = beside
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-sender", daemon=True)
 
@@ -180,6 +183,8 @@ class Dispatcher:
                 if not self.may_send():
                     continue
                 try:
+                    if self.beside is not None:
+                        self.beside()
                     deliver_due(now=self.now)
                 except Exception:
                     log.exception("the alert sender failed a pass; going on")

@@ -47,6 +47,8 @@ def _expr(rule: AlertRule) -> str | None:
             )
         return None  # replica state is not in /metrics
     sel = _selector(rule, "cluster")
+    if rule.when == "sampler_stale":
+        return f"time() - kafkaview_sampler_last_success_timestamp_seconds{sel} > {rule.above:g}"
     return f"kafkaview_sampler_up{sel} == 0"
 
 

@@ -26,7 +26,8 @@
 
 A numeric rule (lag_messages, lag_seconds) opens above `above` and resolves at or below
 `clear_below` (default: `above`): the gap between them is the hysteresis. Topic rules:
-under_replicated, offline, no_new_records; cluster rules: unavailable. Errors name the file,
+under_replicated, offline, no_new_records; cluster rules: unavailable, sampler_stale (`above`:
+seconds since the last round began). Errors name the file,
 the rule or receiver, the key and the problem, as the access file's do.
 """
 
@@ -45,9 +46,9 @@ ON = ("group", "topic", "cluster")
 WHEN = {
     "group": ("status", "lag_messages", "lag_seconds", "no_members"),
     "topic": ("under_replicated", "offline", "no_new_records"),
-    "cluster": ("unavailable",),
+    "cluster": ("unavailable", "sampler_stale"),
 }
-NUMERIC = ("lag_messages", "lag_seconds")
+NUMERIC = ("lag_messages", "lag_seconds", "sampler_stale")
 LEVELS = ("WARN", "REWIND", "STALL", "STOP")
 SEVERITIES = ("info", "warning", "critical")
 RECEIVER_TYPES = ("webhook", "slack", "teams", "email")

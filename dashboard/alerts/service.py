@@ -16,6 +16,7 @@ from django.utils import timezone
 from dashboard.alerts.engine import STATUS_LEVELS, Reading, Tracked, Transition, step
 from dashboard.alerts.models import Alert, AlertTracker, Notification, Silence
 from dashboard.alerts.rules import AlertRule, AlertRules
+from dashboard.lag.models import SampleRound
 from dashboard.lag.sampler import RoundResult
 
 log = logging.getLogger("kafkaview.alerts")
@@ -65,6 +66,8 @@ def readings(rules: AlertRules, result: RoundResult) -> list[tuple[AlertRule, Re
     cluster = result.cluster
     found: list[tuple[AlertRule, Reading]] = []
     for rule in rules.rules:
+        if rule.when == "sampler_stale":
+            continue  # judged by alerts_stale, beside the rounds
         if rule.on == "cluster":
             if rule.covers(cluster, cluster):
                 text = "answers" if result.ok else f"does not answer: {result.error[:300]}"
@@ -134,9 +137,34 @@ def alerts_after_round(
     rules = rules if rules is not None else settings.KAFKAVIEW_ALERTS
     if not rules.rules:
         return []
-    at = at or result.at
+    return _judge(readings(rules, result), at or result.at)
+
+
+def alerts_stale(
+    *, now: datetime, clusters: list[str], rules: AlertRules | None = None
+) -> list[Transition]:
+    """Judge `sampler_stale` rules: seconds since each cluster's last round began. Run from
+    the sender's thread, so a round that hangs (a hung broker) is noticed meanwhile."""
+    rules = rules if rules is not None else settings.KAFKAVIEW_ALERTS
+    stale = [r for r in rules.rules if r.when == "sampler_stale"]
+    if not stale:
+        return []
+    judged = []
+    for cluster in clusters:
+        last = SampleRound.objects.filter(cluster=cluster).order_by("-at").first()
+        if last is None:
+            continue  # never sampled yet: nothing to compare with
+        age = max((now - last.at).total_seconds(), 0.0)
+        text = f"the sampler's last round of {cluster} began {age:,.0f} s ago"
+        for rule in stale:
+            if rule.covers(cluster, cluster):
+                reading = Reading(f"{cluster}/sampler", cluster, cluster, age, text, f"{age:.0f} s")
+                judged.append((rule, reading))
+    return _judge(judged, now)
+
+
+def _judge(judged: list[tuple[AlertRule, Reading]], at: datetime) -> list[Transition]:
     now = at.timestamp()
-    judged = readings(rules, result)
     with transaction.atomic():
         trackers = {
             (t.rule, t.subject): t

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from django.test import override_settings
 from dashboard.alerts.deliver import deliver_due
 from dashboard.alerts.models import Alert, AlertTracker, Notification
 from dashboard.alerts.rules import alerts_parse
-from dashboard.alerts.service import alerts_after_round
+from dashboard.alerts.service import alerts_after_round, alerts_stale
 from dashboard.lag.sampler import Sampler
 from devtools.broker import free_port
 from tests.helpers import SteppedClock, unique
@@ -299,3 +300,32 @@ def test_the_page_and_metrics_show_open_alerts(kafka_broker, make_topic, operato
             rules.status_code == 200
             and "kafkaview_consumergroup_lag_total" in rules.content.decode()
         )
+
+
+def test_a_sampler_whose_rounds_stop_is_stale(kafka_broker, receiver) -> None:
+    rules = alerts_parse(
+        '[[receivers]]\nname = "hook"\ntype = "webhook"\nurl_env = "TEST_HOOK_URL"\n'
+        '[[rules]]\nname = "stale"\non = "cluster"\nwhen = "sampler_stale"\nabove = 30\n'
+        'receivers = ["hook"]\n',
+        source="alerts.toml",
+    )
+    clock = SteppedClock()
+    sampler = Sampler(cluster="local", interval=10, window=3, clock=clock)
+    with override_settings(KAFKAVIEW_ALERTS=rules):
+        began = clock()
+        sampler.round()
+        # The sender's thread looks while a round hangs: nothing new for 40 s.
+        kinds = []
+        for seconds in (5, 20, 40):
+            kinds += [
+                t.kind
+                for t in alerts_stale(now=began + timedelta(seconds=seconds), clusters=["local"])
+            ]
+        assert kinds == ["open"]
+        clock.advance(45)
+        sampler.round()  # rounds again
+        resolved = alerts_stale(now=clock() + timedelta(seconds=1), clusters=["local"])
+        assert [t.kind for t in resolved] == ["resolved"]
+        deliver_due(now=lambda: clock() + timedelta(seconds=2))
+    assert [b["state"] for b in receiver.bodies] == ["open", "resolved"]
+    assert receiver.bodies[0]["subject"] == "local/sampler"

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from dashboard.alerts.deliver import Dispatcher
-from dashboard.alerts.service import alerts_after_round
+from dashboard.alerts.service import alerts_after_round, alerts_stale
 from dashboard.kafka.client.clients import clusters_all
 from dashboard.kafka.groups.commitlog import CommitWatcher
 from dashboard.lag.conf import sample_interval
@@ -54,7 +54,11 @@ class Command(BaseCommand):
         # Notifications go from their own thread, only while this process holds the lease:
         # a receiver that hangs never delays a round, and one process sends.
         holding = {"now": False}
-        dispatcher = Dispatcher(may_send=lambda: holding["now"], now=timezone.now)
+        dispatcher = Dispatcher(
+            may_send=lambda: holding["now"],
+            now=timezone.now,
+            beside=lambda: alerts_stale(now=timezone.now(), clusters=names),
+        )
         dispatcher.start()
         self.stdout.write(f"sampling {', '.join(names)} every {interval:g} s")
         done, waiting_said = 0, False
