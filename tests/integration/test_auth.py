@@ -88,6 +88,7 @@ def test_roles_viewer_and_operator() -> None:
     assert set(operator.permissions.values_list("codename", flat=True)) == {
         "produce_message",
         "reset_offsets",
+        "manage_alerts",  # silence, acknowledge, test receivers (0014_alerts)
     }
     assert not viewer.permissions.exists()
 
