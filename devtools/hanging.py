@@ -80,10 +80,17 @@ def transactional_batch(
 
 
 def hanging_write(
-    *, cluster: str, node: BrokerNode, topic: str, partition: int, values: list[bytes]
+    *,
+    cluster: str,
+    node: BrokerNode,
+    topic: str,
+    partition: int,
+    values: list[bytes],
+    timestamp_ms: int | None = None,
 ) -> tuple[int, int]:
     """Write values to the partition (led by node) in a transaction nobody will end;
-    (producer id, the transaction's first offset)."""
+    (producer id, the transaction's first offset). timestamp_ms: the records' time (the
+    producer's last timestamp, which find-hanging ages), now by default."""
     deadline = time.monotonic() + 30
     while True:
         got = answer(
@@ -105,7 +112,7 @@ def hanging_write(
         producer_id=producer_id,
         epoch=epoch,
         values=values,
-        timestamp_ms=int(time.time() * 1000),
+        timestamp_ms=int(time.time() * 1000) if timestamp_ms is None else timestamp_ms,
     )
     values_ = {
         # Named, or the broker refuses transactional records (TRANSACTIONAL_ID_AUTHORIZATION);

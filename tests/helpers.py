@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from django.conf import settings
 
@@ -60,3 +64,30 @@ class SteppedClock:
         """Move the clock forward and return the new time."""
         self.now += timedelta(milliseconds=round(seconds * 1000))
         return self.now
+
+
+T = TypeVar("T")
+
+
+def until(check: Callable[[], T | None], *, timeout: float = 60.0, step: float = 0.2) -> T:
+    """check() until it answers something true. Only for what another process does (a
+    broker applying a setting, a JVM stopping, a second sampler): there is no clock to
+    pass in there. The bound only stops a hung test; the answer is what is asserted."""
+    deadline = time.monotonic() + timeout
+    while not (answer := check()):
+        assert time.monotonic() < deadline, f"not within {timeout:g} s"
+        time.sleep(step)
+    return answer
+
+
+def manage_check(**env: str) -> subprocess.CompletedProcess[str]:
+    """`manage.py check` in a fresh process with these environment variables: start-up."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=BASE_DIR,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

@@ -119,7 +119,7 @@ class AlertRule:
             return False
         if type_ is not None and self.types and type_ not in self.types:
             return False
-        return self.match is None or self.match.fullmatch(name)
+        return self.match is None or bool(self.match.fullmatch(name))
 
 
 @dataclass(frozen=True)
@@ -153,15 +153,21 @@ def _names(raw: Mapping[str, Any], key: str, where: str, source: str) -> tuple[s
     return tuple(value)
 
 
-def _receiver(raw: Any, where: str, source: str) -> Receiver:
+def _table(raw: Any, where: str, source: str, keys: frozenset[str], what: str) -> str:
+    # A [[receivers]] or [[rules]] entry: a table of known keys with a valid name.
     if not isinstance(raw, dict):
         raise _problem(source, where, "must be a table")
-    unknown = sorted(set(raw) - RECEIVER_KEYS)
+    unknown = sorted(set(raw) - keys)
     if unknown:
-        raise _problem(source, f"{where}.{unknown[0]}", "is not a receiver key")
+        raise _problem(source, f"{where}.{unknown[0]}", f"is not a {what} key")
     name = raw.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise _problem(source, f"{where}.name", "must be 1-100 letters, digits, '.', '_', '-'")
+    return name
+
+
+def _receiver(raw: Any, where: str, source: str) -> Receiver:
+    name = _table(raw, where, source, RECEIVER_KEYS, "receiver")
     where = f"receivers[{name}]"
     kind = raw.get("type")
     if kind not in RECEIVER_TYPES:
@@ -186,14 +192,7 @@ def _receiver(raw: Any, where: str, source: str) -> Receiver:
 
 
 def _rule(raw: Any, where: str, source: str, receivers: dict[str, Receiver]) -> AlertRule:
-    if not isinstance(raw, dict):
-        raise _problem(source, where, "must be a table")
-    unknown = sorted(set(raw) - RULE_KEYS)
-    if unknown:
-        raise _problem(source, f"{where}.{unknown[0]}", "is not a rule key")
-    name = raw.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise _problem(source, f"{where}.name", "must be 1-100 letters, digits, '.', '_', '-'")
+    name = _table(raw, where, source, RULE_KEYS, "rule")
     where = f"rules[{name}]"
     on = raw.get("on")
     if on not in ON:

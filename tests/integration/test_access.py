@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +13,7 @@ from django.test import override_settings
 
 from dashboard.access.rules import access_parse
 from dashboard.writes.models import AuditRecord
-from tests.helpers import BASE_DIR, PASSWORD, unique
+from tests.helpers import PASSWORD, manage_check, unique
 from tests.integration.test_tail import APP, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -177,16 +174,7 @@ def test_masked_values_in_the_tail_and_one_read_record(scene) -> None:
 def test_a_bad_rules_file_stops_start_up(tmp_path: Path) -> None:
     bad = tmp_path / "access.toml"
     bad.write_text('[[rules]]\ngroups = ["a"]\nactions = ["fly"]\n')
-    env = {**os.environ, "KAFKAVIEW_ACCESS_FILE": str(bad)}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = manage_check(KAFKAVIEW_ACCESS_FILE=str(bad))
     assert result.returncode != 0
     assert f"bad access rules: {bad}: rules[0].actions[0]: 'fly' is not one of" in result.stderr
     assert "Traceback" not in result.stderr

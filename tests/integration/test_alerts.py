@@ -7,9 +7,6 @@ loses nor repeats; a bad rules file stops start-up with the file, key and proble
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -28,7 +25,7 @@ from dashboard.alerts.rules import alerts_parse
 from dashboard.alerts.service import alerts_after_round, alerts_stale
 from dashboard.lag.sampler import Sampler
 from devtools.broker import free_port
-from tests.helpers import SteppedClock, unique
+from tests.helpers import SteppedClock, manage_check, unique
 from tests.integration.test_history import Committer
 
 pytestmark = pytest.mark.django_db
@@ -261,16 +258,7 @@ def test_a_silence_holds_and_a_takeover_neither_loses_nor_repeats(
 def test_a_bad_alerts_file_stops_start_up(tmp_path: Path) -> None:
     bad = tmp_path / "alerts.toml"
     bad.write_text('[[rules]]\nname = "x"\non = "group"\nwhen = "lag_messages"\n')
-    env = {**os.environ, "KAFKAVIEW_ALERTS_FILE": str(bad)}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = manage_check(KAFKAVIEW_ALERTS_FILE=str(bad))
     assert result.returncode != 0
     assert f"bad alert rules: {bad}: rules[x].above: a lag_messages rule needs a threshold" in (
         result.stderr

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import http.client
-import time
-from collections.abc import Callable
-from typing import TypeVar
 from urllib.parse import urlsplit
 
 import pytest
 
 from dashboard.writes.models import AuditRecord
-from tests.helpers import RECENT_MS
+from tests.helpers import RECENT_MS, until
 from tests.integration.test_exchange import fill
 
 pytestmark = pytest.mark.django_db(transaction=True)
-T = TypeVar("T")
-
-
-def until(check: Callable[[], T | None], *, timeout: float = 30.0, step: float = 0.2) -> T:
-    """check() until it answers something true (a bounded wait for another process)."""
-    deadline = time.monotonic() + timeout
-    while not (answer := check()):
-        assert time.monotonic() < deadline, "not within the time"
-        time.sleep(step)
-    return answer
 
 
 def test_an_export_cancelled_by_the_browser_ends_the_read_and_is_recorded_as_cut_off(

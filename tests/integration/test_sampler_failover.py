@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from devtools.broker import LocalBroker
-from tests.helpers import BASE_DIR
+from tests.helpers import BASE_DIR, until
 
 # The session's broker holds every other test's groups by now: a round takes a while.
 INTERVAL = 2.0
@@ -36,26 +36,52 @@ def holder(db: Path) -> str | None:
     return row[0] if row and row[0] else None
 
 
+def samplers_env(db: Path, bootstrap: str, **extra: str) -> dict[str, str]:
+    """The environment of lag_sampler processes on their own database, migrated."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{db}",
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "KAFKAVIEW_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+    env.pop("KAFKAVIEW_CLUSTERS_FILE", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=BASE_DIR, env=env, check=True
+    )
+    return env
+
+
+def samplers_start(tmp_path: Path, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    """Two lag_sampler processes; the first starts first, so it is the one that holds."""
+    cmd = [sys.executable, "manage.py", "lag_sampler", "--interval", str(INTERVAL)]
+    procs = []
+    for i in range(2):
+        out = (tmp_path / f"sampler-{i}.log").open("wb")
+        procs.append(subprocess.Popen(cmd, cwd=BASE_DIR, env=env, stdout=out, stderr=out))
+        time.sleep(1.5 if i == 0 else 0)  # the order of two process starts, not a wait
+    return procs
+
+
+def samplers_stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGINT what still runs (a clean stop), SIGKILL what does not stop."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
 def test_the_standby_takes_over_and_no_two_rounds_overlap(
     kafka_broker: LocalBroker, tmp_path: Path
 ) -> None:
     db = tmp_path / "failover.sqlite3"
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{db}",
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
-        "KAFKAVIEW_LOG_LEVEL": "WARNING",
-    }
-    env.pop("KAFKAVIEW_CLUSTERS_FILE", None)
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
-    cmd = [*manage, "lag_sampler", "--interval", str(INTERVAL)]
-    procs = []
+    env = samplers_env(db, kafka_broker.bootstrap_servers)
+    procs = samplers_start(tmp_path, env)
     try:
-        for i in range(2):
-            out = (tmp_path / f"sampler-{i}.log").open("wb")
-            procs.append(subprocess.Popen(cmd, cwd=BASE_DIR, env=env, stdout=out, stderr=out))
-            time.sleep(1.5 if i == 0 else 0)
         deadline = time.monotonic() + 60
         while (len(rounds(db)) < 3 or holder(db) is None) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -83,14 +109,7 @@ def test_the_standby_takes_over_and_no_two_rounds_overlap(
         log = (tmp_path / f"sampler-{procs.index(standby)}.log").read_text()
         assert "standby:" in log and "took over the lease" in log
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        samplers_stop(procs)
 
 
 def notifications(db: Path) -> list[tuple[str, str]]:
@@ -123,50 +142,28 @@ def test_a_takeover_neither_loses_nor_repeats_a_notification(
         'when = "lag_messages"\nabove = 3\nclear_below = 0\nreceivers = ["hook"]\n'
     )
     db = tmp_path / "failover.sqlite3"
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{db}",
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_broker.bootstrap_servers,
-        "KAFKAVIEW_LOG_LEVEL": "WARNING",
-        "KAFKAVIEW_ALERTS_FILE": str(rules),
-        "TEST_HOOK_URL": receiver.url,
-    }
-    env.pop("KAFKAVIEW_CLUSTERS_FILE", None)
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
-    cmd = [*manage, "lag_sampler", "--interval", str(INTERVAL)]
-    procs = []
+    env = samplers_env(
+        db,
+        kafka_broker.bootstrap_servers,
+        KAFKAVIEW_ALERTS_FILE=str(rules),
+        TEST_HOOK_URL=receiver.url,
+    )
+    procs = samplers_start(tmp_path, env)
     try:
-        for i in range(2):
-            out = (tmp_path / f"sampler-{i}.log").open("wb")
-            procs.append(subprocess.Popen(cmd, cwd=BASE_DIR, env=env, stdout=out, stderr=out))
-            time.sleep(1.5 if i == 0 else 0)
-        # Waits on real processes; the bounds only stop a hung test.
-        deadline = time.monotonic() + 90
-        while notifications(db) != [("open", "sent")] and time.monotonic() < deadline:
-            time.sleep(0.2)
+        until(lambda: notifications(db) == [("open", "sent")], timeout=90)
         assert notifications(db) == [("open", "sent")], notifications(db)
         first = holder(db)
         assert first is not None
         active = next(p for p in procs if first.endswith(f":{p.pid}"))
         active.send_signal(signal.SIGKILL)
         committer.commit(topic, 10)  # caught up while the standby takes over
-        deadline = time.monotonic() + 90
-        while len(notifications(db)) < 2 or notifications(db)[-1][1] != "sent":
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        until(
+            lambda: len(notifications(db)) == 2 and notifications(db)[-1][1] == "sent", timeout=90
+        )
         assert notifications(db) == [("open", "sent"), ("resolved", "sent")]
         assert [b["state"] for b in receiver.bodies] == ["open", "resolved"]
         assert holder(db) != first
     finally:
         committer.close()
         receiver.close()
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        samplers_stop(procs)

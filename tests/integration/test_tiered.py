@@ -5,7 +5,6 @@ topic page's earliest local, latest tiered and log start offsets equal kafka-get
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +14,7 @@ from django.test import override_settings
 
 from dashboard.kafka.config import ClusterConfig
 from devtools.broker import LocalBroker, tiered_properties
-from tests.helpers import CACHE_DIR, clusters_for, unique
+from tests.helpers import CACHE_DIR, clusters_for, unique, until
 from tests.integration.test_internals import tool
 
 pytestmark = pytest.mark.django_db
@@ -79,17 +78,16 @@ def test_local_and_remote_offsets_and_the_local_size_equal_kafkas_tools(
     assert producer.flush(30) == 0
 
     # Wait until every closed segment is copied and deleted locally: then only the active
-    # segment is on disk and nothing moves until it rolls (the bound only stops a hung test).
+    # segment is on disk and nothing moves until it rolls (the broker's own threads).
     def settled() -> dict[str, dict[int, int]]:
         return {s: offsets(bootstrap, topic, s) for s in ("-2", "-4", "-5")}
 
-    deadline = time.monotonic() + 90
-    theirs = settled()
-    while time.monotonic() < deadline and not all(
-        local > 0 and local == theirs["-5"][p] + 1 for p, local in theirs["-4"].items()
-    ):
-        time.sleep(1)
-        theirs = settled()
+    def tiered_all() -> dict[str, dict[int, int]] | None:
+        found = settled()
+        done = all(local > 0 and local == found["-5"][p] + 1 for p, local in found["-4"].items())
+        return found if done else None
+
+    theirs = until(tiered_all, timeout=90, step=1)
     shown = operator.get(f"/api/clusters/tiered/topics/{topic}/").json()
     ours = {t["partition"]: t for t in shown["tiering"]}
     assert settled() == theirs  # nothing moved while we read

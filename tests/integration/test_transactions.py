@@ -20,7 +20,7 @@ from django.test import override_settings
 
 from dashboard.writes.models import AuditRecord
 from devtools.broker import cli_run
-from tests.helpers import CACHE_DIR, unique
+from tests.helpers import CACHE_DIR, RECENT_MS, unique, until
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +58,36 @@ def tool(bootstrap: str, *args: str) -> list[dict[str, str]]:
         return []
     header, *rows = lines
     return [dict(zip(header, row, strict=False)) for row in rows]
+
+
+def read_committed(
+    bootstrap: str, starts: list[TopicPartition]
+) -> tuple[list[tuple[int, int, bytes | None]], dict[int, int]]:
+    """What a real read_committed consumer reads from these offsets to each end, the judge:
+    ((partition, offset, value) records, the offset each partition ended at)."""
+    reader = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": unique("judge"),
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed",
+        }
+    )
+    reader.assign(starts)
+    records: list[tuple[int, int, bytes | None]] = []
+    ended: dict[int, int] = {}
+    while len(ended) < len(starts):
+        msg = reader.poll(10)
+        assert msg is not None, "the read_committed reader got nothing for 10 s"
+        error = msg.error()
+        if error is not None:
+            # Anything but the end is a transient client error (a busy broker).
+            if error.code() == KafkaError._PARTITION_EOF:
+                ended[int(msg.partition() or 0)] = int(msg.offset() or 0)
+            continue
+        records.append((int(msg.partition() or 0), int(msg.offset() or 0), msg.value()))
+    reader.close()
+    return records, ended
 
 
 @pytest.fixture
@@ -146,27 +176,8 @@ def test_transactions_equal_kafka_transactions_and_an_abort_frees_the_readers(
     record = AuditRecord.objects.get(pk=done.json()["audit_id"])
     assert (record.action, record.status, record.target) == ("abort_transaction", "done", topic)
     # A read_committed reader now reads partition 0 to its end: the aborted records skipped.
-    reader = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": unique("judge"),
-            "enable.partition.eof": True,
-            "isolation.level": "read_committed",
-        }
-    )
-    reader.assign([TopicPartition(topic, 0, 0)])
-    seen = []
-    while True:
-        msg = reader.poll(10)
-        assert msg is not None, "the read_committed reader got nothing for 10 s"
-        error = msg.error()
-        if error is not None and error.code() != KafkaError._PARTITION_EOF:
-            continue  # a transient client error (a busy broker): not the end
-        if error is not None:
-            break
-        seen.append(msg.value())
-    reader.close()
-    assert seen == [] and msg.offset() == 4
+    seen, ended = read_committed(bootstrap, [TopicPartition(topic, 0, 0)])
+    assert seen == [] and ended == {0: 4}
     (after,) = tool(bootstrap, "describe-producers", "--topic", topic, "--partition", "0")
     assert after["CurrentTransactionStartOffset"] == "None"  # the tool's word for none open
     again = operator.get(f"/api/clusters/local/topics/{topic}/transactions/").json()
@@ -232,26 +243,8 @@ def test_a_groups_read_committed_lag_stops_at_the_last_stable_offset(
     seen = [tuple(rows[p][k] for k in keys) for p in (0, 1)]
     assert seen == [(3, 0, 0), (2, 0, 0)]
     # A real read_committed consumer at the group's offsets has nothing to read: it counts 0.
-    reader = Consumer(
-        {
-            "bootstrap.servers": kafka_broker.bootstrap_servers,
-            "group.id": unique("judge"),
-            "enable.partition.eof": True,
-            "isolation.level": "read_committed",
-        }
-    )
-    reader.assign(offsets)
-    counted, ended = 0, set[int | None]()
-    while len(ended) < 2:
-        msg = reader.poll(10)
-        assert msg is not None, "the read_committed reader got nothing for 10 s"
-        error = msg.error()
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:
-                ended.add(msg.partition())
-            continue
-        counted += 1
-    reader.close()
+    records, _ = read_committed(kafka_broker.bootstrap_servers, offsets)
+    counted = len(records)
     assert counted == sum(rows[p]["lag_read_committed"] for p in (0, 1)) == 0
     page = operator.get(f"/clusters/local/groups/{group}/").content.decode()
     assert "read_committed can read 0" in page
@@ -268,27 +261,7 @@ def test_the_id_pattern_runs_in_linear_time_or_is_refused(operator) -> None:
 
 def _read_committed_count(bootstrap: str, topic: str, offset: int) -> int:
     """What a real read_committed consumer reads from `offset` to the end: the judge."""
-    reader = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": unique("judge"),
-            "enable.partition.eof": True,
-            "isolation.level": "read_committed",
-        }
-    )
-    reader.assign([TopicPartition(topic, 0, offset)])
-    counted = 0
-    while True:
-        msg = reader.poll(10)
-        assert msg is not None, "the read_committed reader got nothing for 10 s"
-        error = msg.error()
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:
-                break
-            continue
-        counted += 1
-    reader.close()
-    return counted
+    return len(read_committed(bootstrap, [TopicPartition(topic, 0, offset)])[0])
 
 
 def test_a_lag_that_never_goes_away_is_explained_by_the_markers_and_aborted_records(
@@ -345,15 +318,15 @@ def partition_verification_off(admin: Any) -> Iterator[None]:
 
     def in_effect(value: str) -> None:
         # The broker applies a dynamic setting when it replays the metadata log: a moment
-        # after the controller accepted it (the bound only stops a hung test).
+        # after the controller accepted it.
         resource = ConfigResource("BROKER", "1")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+
+        def applied() -> bool:
             (f,) = admin.describe_configs([resource]).values()
-            if f.result(timeout=15)["transaction.partition.verification.enable"].value == value:
-                return
-            time.sleep(0.2)
-        raise AssertionError(f"the broker did not apply verification.enable={value}")
+            entry = f.result(timeout=15)["transaction.partition.verification.enable"]
+            return bool(entry.value == value)
+
+        until(applied, timeout=30)
 
     alter(AlterConfigOpType.SET)
     in_effect("false")
@@ -385,16 +358,18 @@ def test_a_hanging_transaction_is_found_as_find_hanging_finds_it_and_its_abort_f
     # one write the broker behaves as one before it.
     with partition_verification_off(admin):
         producer_id, start = hanging_write(
-            cluster="local", node=node, topic=topic, partition=0, values=[b"a", b"b", b"c"]
+            cluster="local",
+            node=node,
+            topic=topic,
+            partition=0,
+            values=[b"a", b"b", b"c"],
+            timestamp_ms=RECENT_MS,
         )
     assert start == 0
     mark("3 records written in a transaction no coordinator knows (producer died before adding it)")
     path = f"/api/clusters/local/topics/{topic}/transactions/"
-    deadline = time.monotonic() + 60  # the issue's minute; only stops a hung test
+    # Written an hour ago (RECENT_MS): open longer than any bound, so no wait for the clock.
     shown = operator.get(path, {"max_minutes": 0}).json()
-    while not shown["hanging"] and time.monotonic() < deadline:
-        time.sleep(0.5)
-        shown = operator.get(path, {"max_minutes": 0}).json()
     (ours,) = shown["hanging"]
     mark("the topic's transactions page lists it as hanging")
     listed = operator.get("/api/clusters/local/transactions/", {"hanging": 1, "max_minutes": 0})
@@ -432,25 +407,8 @@ def test_a_hanging_transaction_is_found_as_find_hanging_finds_it_and_its_abort_f
     after = Producer({"bootstrap.servers": bootstrap})
     after.produce(topic, value=b"after", partition=0)
     assert after.flush(15) == 0
-    reader = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": unique("judge"),
-            "enable.partition.eof": True,
-            "isolation.level": "read_committed",
-        }
-    )
-    reader.assign([TopicPartition(topic, 0, 0)])
-    seen = []
-    while True:
-        msg = reader.poll(10)
-        assert msg is not None, "the read_committed reader got nothing for 10 s"
-        error = msg.error()
-        if error is not None and error.code() == KafkaError._PARTITION_EOF:
-            break
-        if error is None:
-            seen.append((msg.offset(), msg.value()))
-    reader.close()
+    records, _ = read_committed(bootstrap, [TopicPartition(topic, 0, 0)])
+    seen = [(offset, value) for _, offset, value in records]
     assert seen == [(4, b"after")]  # the aborted a, b, c skipped; the record after them read
     mark("a read_committed consumer reads on: offset 4, past the aborted records")
     print("\n".join(["timeline:", *timeline]))
