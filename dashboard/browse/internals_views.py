@@ -61,6 +61,10 @@ def _features(cluster: str, nodes: Any) -> dict[str, Any]:
     }
 
 
+def _ago(ms: int) -> float | None:
+    return None if ms < 0 else max(time.time() - ms / 1000, 0.0)
+
+
 def _quorum(cluster: str, nodes: Any) -> dict[str, Any]:
     q = quorum(cluster=cluster, node=nodes[0])
     return {
@@ -76,6 +80,9 @@ def _quorum(cluster: str, nodes: Any) -> dict[str, Any]:
                 "lag": r.lag,
                 "last_fetch_ms": r.last_fetch_ms,
                 "last_caught_up_ms": r.last_caught_up_ms,
+                # For the page: how long ago, in seconds (Kafka answers -1 when unknown).
+                "last_fetch_ago_s": _ago(r.last_fetch_ms),
+                "last_caught_up_ago_s": _ago(r.last_caught_up_ms),
             }
             for r in q.replicas
         ],

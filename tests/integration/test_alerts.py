@@ -317,3 +317,33 @@ def test_a_sampler_whose_rounds_stop_is_stale(kafka_broker, receiver) -> None:
         deliver_due(now=lambda: clock() + timedelta(seconds=2))
     assert [b["state"] for b in receiver.bodies] == ["open", "resolved"]
     assert receiver.bodies[0]["subject"] == "local/sampler"
+
+
+def test_bad_alert_input_is_a_clear_4xx(operator) -> None:
+    with override_settings(KAFKAVIEW_ALERTS=rules_for("g")):
+        post = lambda path, body: operator.post(path, json.dumps(body), "application/json")  # noqa: E731
+        for body in (
+            {"reason": "x"},  # neither a rule nor a subject
+            {"rule": "no-such-rule", "reason": "x"},
+            {"rule": "behind", "minutes": "soon", "reason": "x"},
+            {"rule": "behind", "minutes": 10**30, "reason": "x"},
+            {"rule": "behind", "minutes": 5},  # no reason
+            {"subject": "s" * 5000, "reason": "x"},
+        ):
+            answer = post("/api/alerts/silences/", body)
+            assert answer.status_code == 400, (body, answer.content)
+            assert answer.json()["error"]["message"]
+        assert operator.post("/api/alerts/silences/", b"[1", "application/json").status_code == 400
+        assert post("/api/alerts/receivers/nobody/test/", {}).status_code == 400
+        assert post("/api/alerts/987654/ack/", {}).status_code == 404
+        assert post("/api/alerts/silences/987654/end/", {}).status_code == 404
+        for params in ({"hanging": 1, "max_minutes": "abc"}, {"hanging": 1, "max_minutes": 10**20}):
+            assert operator.get("/api/clusters/local/transactions/", params).status_code == 400
+
+
+def test_a_viewer_reads_alerts_but_may_not_silence_them(viewer) -> None:
+    with override_settings(KAFKAVIEW_ALERTS=rules_for("g")):
+        assert viewer.get("/api/alerts/").status_code == 200
+        body = json.dumps({"rule": "behind", "reason": "x"})
+        assert viewer.post("/api/alerts/silences/", body, "application/json").status_code == 403
+        assert viewer.post("/api/alerts/receivers/hook/test/").status_code == 403
