@@ -8,7 +8,7 @@ DEV_STAMP := $(VENV)/.requirements-dev.stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ARGS ?=
 
-.PHONY: help setup setup-dev bench-deps system-deps jars registry-app run broker demo kafka-cli test unit integration security lint format check clean
+.PHONY: help setup setup-dev bench-deps system-deps jars registry-app keycloak-app run broker demo kafka-cli test unit integration security lint format check clean
 
 help:
 	@echo "make run        local Kafka broker + demo traffic + dashboard at http://127.0.0.1:8000"
@@ -19,7 +19,8 @@ help:
 	@echo "make kafka-cli ARGS='consumer-groups --describe --all-groups'   Kafka's own tools"
 
 # Debian packages: Java and Maven for the broker, Chromium for the browser tests,
-# PostgreSQL for the tests that run on it too.
+# PostgreSQL for the tests that run on it too, OpenLDAP's headers for python-ldap and its
+# slapd for the LDAP sign-in tests (run by the tests on a port of their own).
 system-deps:
 	@missing=""; \
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
@@ -27,13 +28,17 @@ system-deps:
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	[ -f /usr/include/ldap.h ] || missing="$$missing libldap-dev"; \
+	[ -f /usr/include/sasl/sasl.h ] || missing="$$missing libsasl2-dev"; \
+	[ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
 # What runs (requirements.txt); tests and lints add requirements-dev.txt.
-$(PIP_STAMP): requirements.txt
+# python-ldap is built from source: the Debian headers first (order only: no rebuild).
+$(PIP_STAMP): requirements.txt | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
@@ -47,6 +52,11 @@ $(DEV_STAMP): $(PIP_STAMP) requirements-dev.txt
 registry-app: $(PIP_STAMP)
 	$(PY) -m devtools.registry --fetch-only
 
+# The OpenID Connect provider the sign-in tests start (Keycloak, from Maven Central), fetched
+# once before the test workers start, like the registry.
+keycloak-app: $(PIP_STAMP)
+	$(PY) -m devtools.keycloak --fetch-only
+
 # Browser libraries (uPlot for the lag charts), pinned by package-lock.json.
 NPM_STAMP := node_modules/.package-lock.stamp
 $(NPM_STAMP): package.json package-lock.json
@@ -58,7 +68,7 @@ jars: $(PIP_STAMP)
 
 setup: system-deps $(PIP_STAMP) $(NPM_STAMP) jars
 
-setup-dev: setup $(DEV_STAMP) registry-app
+setup-dev: setup $(DEV_STAMP) registry-app keycloak-app
 
 # What bench/ compares against (kcat, Debian's package): not needed by make test.
 bench-deps: setup-dev

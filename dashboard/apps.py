@@ -55,6 +55,11 @@ class DashboardConfig(AppConfig):
         from dashboard.web.sessions import user_saved
 
         user_locked_out.connect(_on_locked_out, dispatch_uid="kafkaview-locked-out")
+        if settings.KAFKAVIEW_AUTH.oidc is not None:
+            # An unreachable provider at start-up is said on the log and asked again.
+            from dashboard.auth.oidc import discovery_start
+
+            discovery_start()
         kafka_configure()
         setting_changed.connect(_on_setting_changed, dispatch_uid="kafkaview-kafka-settings")
         # A kept user (dashboard/web/sessions.py) is dropped when it changes in this process.

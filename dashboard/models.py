@@ -1,6 +1,7 @@
 """The app's models, defined beside their feature and gathered here, where Django looks for them."""
 
 from dashboard.alerts.models import Alert, AlertTracker, Notification, Silence
+from dashboard.auth.models import ExternalIdentity
 from dashboard.lag.models import (
     GroupEvent,
     GroupState,
@@ -14,6 +15,7 @@ __all__ = [
     "Alert",
     "AlertTracker",
     "AuditRecord",
+    "ExternalIdentity",
     "GroupEvent",
     "GroupState",
     "HistoryChunk",

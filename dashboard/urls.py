@@ -3,6 +3,7 @@
 from django.urls import path
 
 from dashboard.alerts import views as alerts
+from dashboard.auth import views as sign_in
 from dashboard.browse import internals_views as internals
 from dashboard.browse import views as browse
 from dashboard.lag import views as lag
@@ -21,6 +22,8 @@ app_name = "dashboard"
 urlpatterns = [
     path("", web.index, name="index"),
     path("healthz", web.healthz, name="healthz"),
+    path("access/why/", sign_in.why_page, name="why"),
+    path("api/access/why/", sign_in.api_why, name="api_why"),
     path("alerts/", alerts.alerts_page, name="alerts"),
     path("api/alerts/", alerts.api_alerts, name="api_alerts"),
     path("api/alerts/silences/", alerts.silence_add, name="alert_silence_add"),

@@ -76,29 +76,36 @@ def app_dir(*, cache_dir: Path) -> Path:
 
 def app_ensure(*, cache_dir: Path) -> Path:
     """Fetch and unpack the registry once (Maven); return the folder with quarkus-run.jar."""
-    target = app_dir(cache_dir=cache_dir)
+    try:
+        return archive_ensure(ARTIFACT, app_dir(cache_dir=cache_dir))
+    except ArchiveError as exc:
+        raise RegistryStartError(str(exc)) from None
+
+
+def archive_ensure(artifact: str, target: Path) -> Path:
+    """A tar.gz from Maven Central unpacked once into target (safe beside parallel workers)."""
     if (target / ".complete").exists():
         return target
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise RegistryStartError("Maven (mvn) is not installed; run `make setup`.")
+        raise ArchiveError("Maven (mvn) is not installed; run `make setup`.")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="app-", dir=target.parent))
     try:
         result = subprocess.run(
-            [mvn, "-B", "-q", "dependency:copy", f"-Dartifact={ARTIFACT}",
+            [mvn, "-B", "-q", "dependency:copy", f"-Dartifact={artifact}",
              f"-DoutputDirectory={staging}"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if result.returncode != 0:
-            raise RegistryStartError(
-                f"Maven could not fetch {ARTIFACT}:\n{(result.stdout or '')[-2000:]}"
+            raise ArchiveError(
+                f"Maven could not fetch {artifact}:\n{(result.stdout or '')[-2000:]}"
             )
         (archive,) = staging.glob("*.tar.gz")
         with tarfile.open(archive) as tar:
             tar.extractall(staging, filter="data")
         archive.unlink()
-        (staging / ".complete").write_text(ARTIFACT)
+        (staging / ".complete").write_text(artifact)
         if (target / ".complete").exists():
             return target  # another process (a parallel test worker) finished first
         if target.exists():
@@ -107,6 +114,10 @@ def app_ensure(*, cache_dir: Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+class ArchiveError(RuntimeError):
+    """An app's archive could not be fetched from Maven Central; says why."""
 
 
 class LocalRegistry:

@@ -13,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.access.rules import AccessConfigError, access_load
 from dashboard.alerts.rules import NO_RULES, AlertConfigError, alerts_load
+from dashboard.auth.config import LOCAL_ONLY, AuthConfigError, auth_load
 from dashboard.kafka.config import clusters_from_env
 from dashboard.kafka.errors import ClusterConfigError
 from kafkaview.env import (
@@ -145,6 +146,32 @@ except EnvError as exc:
 except AlertConfigError as exc:
     raise _stop(f"bad alert rules: {exc}") from None
 
+try:
+    # Sign-in (dashboard/auth/): OIDC, LDAP and the IdP-group mapping; none: local accounts.
+    _auth_file = env_str(ENV, "KAFKAVIEW_AUTH_FILE", "")
+    KAFKAVIEW_AUTH = auth_load(_auth_file) if _auth_file else LOCAL_ONLY
+    # The secrets, only from the environment (never in a file that may be committed).
+    KAFKAVIEW_OIDC_CLIENT_SECRET = env_str(ENV, "KAFKAVIEW_OIDC_CLIENT_SECRET", "")
+    KAFKAVIEW_LDAP_BIND_PASSWORD = env_str(ENV, "KAFKAVIEW_LDAP_BIND_PASSWORD", "")
+except EnvError as exc:
+    raise _stop(f"bad environment variable: {exc}") from None
+except AuthConfigError as exc:
+    raise _stop(f"bad sign-in configuration: {exc}") from None
+if KAFKAVIEW_AUTH.oidc is not None and not KAFKAVIEW_OIDC_CLIENT_SECRET:
+    raise _stop(
+        f"bad sign-in configuration: {KAFKAVIEW_AUTH.source}: oidc.client_id: its secret is "
+        "missing: set KAFKAVIEW_OIDC_CLIENT_SECRET"
+    )
+if (
+    KAFKAVIEW_AUTH.ldap is not None
+    and KAFKAVIEW_AUTH.ldap.bind_dn
+    and not KAFKAVIEW_LDAP_BIND_PASSWORD
+):
+    raise _stop(
+        f"bad sign-in configuration: {KAFKAVIEW_AUTH.source}: ldap.bind_dn: its password is "
+        "missing: set KAFKAVIEW_LDAP_BIND_PASSWORD"
+    )
+
 
 def _secret_key_file(key_file: Path) -> str:
     """The key in the file, made first if missing: created 0600 and complete, atomically.
@@ -209,8 +236,15 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = [
     # Refuses logins for a user name and address after KAFKAVIEW_LOGIN_FAILURES failures.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    *(["django.contrib.auth.backends.ModelBackend"] if KAFKAVIEW_AUTH.password_login else []),
+    *(["dashboard.auth.ldap.LdapBackend"] if KAFKAVIEW_AUTH.ldap else []),
+    *(["dashboard.auth.oidc.OidcBackend"] if KAFKAVIEW_AUTH.oidc else []),
 ]
+# Permissions of users who log in through LDAP or OIDC come from their Django groups, which
+# only ModelBackend answers: it stays listed for has_perm, and refuses their passwords
+# (their accounts have none) when password_login is off.
+if "django.contrib.auth.backends.ModelBackend" not in AUTHENTICATION_BACKENDS:
+    AUTHENTICATION_BACKENDS.append("dashboard.auth.sync.PermissionsBackend")
 AXES_FAILURE_LIMIT = KAFKAVIEW_LOGIN_FAILURES
 AXES_COOLOFF_TIME = KAFKAVIEW_LOGIN_LOCKOUT_MINUTES / 60  # hours
 # The pair, not either: one address cannot lock everyone's account, nor one user name

@@ -113,6 +113,25 @@ class AccessRules:
                 return True
         return False
 
+    def explain(
+        self,
+        *,
+        groups: Iterable[str],
+        cluster: str,
+        action: str,
+        topic: str | None = None,
+        group: str | None = None,
+    ) -> list[RuleVerdict]:
+        """Each rule's answer to allows() with these arguments, and why (the why page)."""
+        mine = set(groups)
+        out = []
+        for i, rule in enumerate(self.rules):
+            allows, reason = _rule_says(
+                rule, mine, cluster=cluster, action=action, topic=topic, group=group
+            )
+            out.append(RuleVerdict(i, rule, allows, reason))
+        return out
+
     def sees_cluster(self, *, groups: Iterable[str], cluster: str) -> bool:
         """Whether any rule of these groups speaks of the cluster."""
         mine = set(groups)
@@ -127,6 +146,46 @@ class AccessRules:
             json_fields=[f for m in chosen for f in m.json_fields],
             patterns=[p for m in chosen for p in m.patterns],
         )
+
+
+@dataclass(frozen=True)
+class RuleVerdict:
+    """What one rule says of a request: allows it, or why it does not."""
+
+    index: int
+    rule: Rule
+    allows: bool
+    reason: str
+
+
+def _rule_says(
+    rule: Rule,
+    mine: set[str],
+    *,
+    cluster: str,
+    action: str,
+    topic: str | None,
+    group: str | None,
+) -> tuple[bool, str]:
+    # The same tests in the same order as AccessRules.allows, each with its reason.
+    if not rule.groups & mine:
+        return False, f"not for your groups (it is for {', '.join(sorted(rule.groups))})"
+    if not rule.covers_cluster(cluster):
+        return False, f"not for cluster {cluster!r} (it is for {', '.join(sorted(rule.clusters))})"
+    if topic is None and group is None and action in rule.cluster_actions:
+        return True, f"allows {action} on the cluster (cluster_actions)"
+    if action not in rule.actions:
+        listed = ", ".join(sorted(rule.actions)) or "none"
+        return False, f"does not allow {action} (its actions: {listed})"
+    if topic is not None:
+        if _full(rule.topics, topic):
+            return True, f"allows {action}: topic {topic!r} matches its topics"
+        return False, f"topic {topic!r} matches none of its topics"
+    if group is not None:
+        if _full(rule.consumer_groups, group):
+            return True, f"allows {action}: group {group!r} matches its consumer_groups"
+        return False, f"group {group!r} matches none of its consumer_groups"
+    return False, f"does not allow {action} on the cluster (no cluster_actions)"
 
 
 def _full(patterns: Sequence[LinearPattern], name: str) -> bool:
