@@ -130,6 +130,7 @@ class LocalLdap:
             objectClass=["inetOrgPerson"],
             uid=[uid],
             cn=[uid.title()],
+            givenName=[uid.title()],
             sn=["Test"],
             mail=[f"{uid}@example.test"],
             userPassword=[password],
@@ -139,9 +140,18 @@ class LocalLdap:
     def group_add(self, name: str, members: list[str]) -> str:
         """A groupOfNames under ou=groups with these member DNs; returns its DN."""
         dn = f"cn={name},{GROUPS}"
-        # groupOfNames needs a member: the root DN holds an empty group's place.
-        self.add(dn, objectClass=["groupOfNames"], cn=[name], member=members or [self.admin_dn])
+        # groupOfNames needs a member: the root DN holds its place, so the last person
+        # can be taken out too.
+        self.add(dn, objectClass=["groupOfNames"], cn=[name], member=[self.admin_dn, *members])
         return dn
+
+    def member_add(self, group: str, member: str) -> None:
+        """Put a member DN in a group."""
+        conn = self.connection()
+        try:
+            conn.modify_s(f"cn={group},{GROUPS}", [(ldap.MOD_ADD, "member", [member.encode()])])
+        finally:
+            conn.unbind_s()
 
     def member_remove(self, group: str, member: str) -> None:
         """Take a member DN out of a group."""
