@@ -55,6 +55,8 @@ class DashboardConfig(AppConfig):
         from dashboard.web.sessions import user_saved
 
         user_locked_out.connect(_on_locked_out, dispatch_uid="kafkaview-locked-out")
+        import dashboard.auth.checks  # noqa: F401 - registers the provider check
+
         if settings.KAFKAVIEW_AUTH.oidc is not None:
             # An unreachable provider at start-up is said on the log and asked again.
             from dashboard.auth.oidc import discovery_start

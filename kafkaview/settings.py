@@ -269,6 +269,11 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+if KAFKAVIEW_AUTH.oidc is not None:
+    # Logging out is a form posted here and redirected to the provider's end_session
+    # endpoint; browsers hold form-action to the redirect's target too.
+    _issuer = KAFKAVIEW_AUTH.oidc.issuer.split("/")
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append("/".join(_issuer[:3]))
 
 ROOT_URLCONF = "kafkaview.urls"
 

@@ -1,4 +1,5 @@
 """The sign-in file: mapping IdP groups, the errors it names, the why of the access rules."""
+# ruff: noqa: E501 - the table of bad files reads best one case a line
 
 from __future__ import annotations
 
