@@ -117,7 +117,8 @@ integration: setup-dev
 PG_TESTS := tests/integration/test_history.py tests/integration/test_reset.py \
 	tests/integration/test_produce.py tests/integration/test_access.py \
 	tests/integration/test_group_types.py tests/integration/test_viewers.py \
-	tests/integration/test_auth.py tests/integration/test_lease.py tests/security/test_scope.py
+	tests/integration/test_auth.py tests/integration/test_lease.py tests/security/test_scope.py \
+	tests/integration/test_ldap.py tests/integration/test_why.py
 
 test: setup-dev lint
 	$(PY) -m pytest tests/unit

@@ -172,8 +172,11 @@ def _rule_says(
         return False, f"not for your groups (it is for {', '.join(sorted(rule.groups))})"
     if not rule.covers_cluster(cluster):
         return False, f"not for cluster {cluster!r} (it is for {', '.join(sorted(rule.clusters))})"
-    if topic is None and group is None and action in rule.cluster_actions:
-        return True, f"allows {action} on the cluster (cluster_actions)"
+    if topic is None and group is None:
+        if action in rule.cluster_actions:
+            return True, f"allows {action} on the cluster (cluster_actions)"
+        listed = ", ".join(sorted(rule.cluster_actions)) or "none"
+        return False, f"does not allow {action} on the cluster (its cluster_actions: {listed})"
     if action not in rule.actions:
         listed = ", ".join(sorted(rule.actions)) or "none"
         return False, f"does not allow {action} (its actions: {listed})"
@@ -181,11 +184,9 @@ def _rule_says(
         if _full(rule.topics, topic):
             return True, f"allows {action}: topic {topic!r} matches its topics"
         return False, f"topic {topic!r} matches none of its topics"
-    if group is not None:
-        if _full(rule.consumer_groups, group):
-            return True, f"allows {action}: group {group!r} matches its consumer_groups"
-        return False, f"group {group!r} matches none of its consumer_groups"
-    return False, f"does not allow {action} on the cluster (no cluster_actions)"
+    if _full(rule.consumer_groups, group or ""):
+        return True, f"allows {action}: group {group!r} matches its consumer_groups"
+    return False, f"group {group!r} matches none of its consumer_groups"
 
 
 def _full(patterns: Sequence[LinearPattern], name: str) -> bool:

@@ -25,6 +25,7 @@ from dashboard.auth.models import ExternalIdentity
 from dashboard.auth.sync import auth_config
 from dashboard.kafka.errors import ClusterNotFound, GroupNotFound, InvalidRequest, TopicNotFound
 
+TOPIC_ACTIONS = tuple(a for a in ACTIONS if a != "reset")
 GROUP_ACTIONS = ("view", "reset", "delete")
 CLUSTER_ACTIONS = ("view", "configure")
 
@@ -32,7 +33,7 @@ CLUSTER_ACTIONS = ("view", "configure")
 def why_actions(topic: str | None, group: str | None) -> tuple[str, ...]:
     """The actions one may ask about for a topic, a group or the cluster."""
     if topic is not None:
-        return ACTIONS
+        return TOPIC_ACTIONS
     if group is not None:
         return GROUP_ACTIONS
     return CLUSTER_ACTIONS

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -207,10 +208,10 @@ def test_three_users_log_in_through_keycloak_and_the_why_page_says_what_pages_do
         ("pat", ["payments-team"]),
         ("otto", ["operator"]),
     ):
-        assert off_loop(lambda u=username: groups_of(u)) == groups
-        user = off_loop(lambda u=username: get_user_model().objects.get(username=u))
+        assert off_loop(partial(groups_of, username)) == groups
+        user = off_loop(partial(get_user_model().objects.get, username=username))
         assert not user.has_usable_password()
-        identity = off_loop(lambda u=user: ExternalIdentity.objects.get(user=u))
+        identity = off_loop(partial(ExternalIdentity.objects.get, user=user))
         assert identity.subject.startswith(scene["realm"].issuer)
 
 

@@ -76,12 +76,13 @@ def test_a_bad_sign_in_file_names_the_file_the_key_and_the_problem(text, key, pr
 def test_the_groups_claim_must_be_a_list_of_names_and_may_be_a_dotted_path() -> None:
     assert claim_groups({"groups": ["a", "b"]}, "groups") == ["a", "b"]
     assert claim_groups({"realm_access": {"roles": ["r"]}}, "realm_access.roles") == ["r"]
-    for claims, said in [
+    cases: list[tuple[dict[str, object], str]] = [
         ({}, "no 'groups' claim"),
         ({"groups": "a,b"}, "is str, not a list"),
         ({"groups": [1]}, "is list, not a list of group names"),
         ({"groups": {"a": 1}}, "is dict"),
-    ]:
+    ]
+    for claims, said in cases:
         with pytest.raises(ValueError, match=said):
             claim_groups(claims, "groups")
 
