@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 import requests
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 from django.urls import reverse
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
@@ -76,9 +77,21 @@ class Discovery:
         except (requests.RequestException, ValueError) as exc:
             raise ProviderUnavailable(
                 f"The identity provider at {self.config.issuer} did not answer "
-                f"({exc.__class__.__name__}: {str(exc)[:200]}). Try again in a moment."
+                f"({self._failure(exc)}). Try again in a moment."
             ) from None
         return document_check(document, self.config)
+
+    def _failure(self, exc: Exception) -> str:
+        # requests' own messages run to several lines of pool internals: say what happened.
+        if isinstance(exc, requests.HTTPError) and exc.response is not None:
+            return f"HTTP {exc.response.status_code} from its discovery document"
+        if isinstance(exc, requests.Timeout):
+            return f"nothing within {self.config.timeout_seconds:g} s"
+        if isinstance(exc, requests.ConnectionError):
+            return "connection refused or host unreachable"
+        if isinstance(exc, ValueError):
+            return "its discovery document is not JSON"
+        return exc.__class__.__name__
 
     def get(self) -> dict[str, Any]:
         """The document: a fresh one, else asked for now, else the last one known."""
@@ -183,6 +196,31 @@ class OidcBackend(OIDCAuthenticationBackend):
     """Users from the provider's ID token and userinfo, found by their subject."""
 
     get_settings = staticmethod(oidc_setting)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Not the library's __init__: it reads the endpoints, which would ask the provider
+        # whenever Django loads the backend (every request of a logged-in user, every
+        # password login); a provider that is down must cost only its own logins.
+        self.UserModel = get_user_model()
+        self.OIDC_RP_CLIENT_ID = oidc_setting("OIDC_RP_CLIENT_ID")
+        self.OIDC_RP_CLIENT_SECRET = oidc_setting("OIDC_RP_CLIENT_SECRET")
+        self.OIDC_RP_SIGN_ALGO = oidc_setting("OIDC_RP_SIGN_ALGO")
+        self.OIDC_RP_IDP_SIGN_KEY = None
+
+    @property
+    def OIDC_OP_TOKEN_ENDPOINT(self) -> str:  # the library's name
+        """From discovery, when a login needs it."""
+        return str(oidc_setting("OIDC_OP_TOKEN_ENDPOINT"))
+
+    @property
+    def OIDC_OP_USER_ENDPOINT(self) -> str:  # the library's name
+        """From discovery, when a login needs it."""
+        return str(oidc_setting("OIDC_OP_USER_ENDPOINT"))
+
+    @property
+    def OIDC_OP_JWKS_ENDPOINT(self) -> str:  # the library's name
+        """From discovery, when a login needs it."""
+        return str(oidc_setting("OIDC_OP_JWKS_ENDPOINT"))
 
     def authenticate(self, request: HttpRequest | None, **kwargs: Any) -> Any:
         """A user for the callback's code, or None with the reason on the request."""

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 
@@ -251,10 +252,21 @@ def test_an_unreachable_issuer_warns_at_start_up_and_the_login_answers_503(tmp_p
     issuer = f"http://127.0.0.1:{free_port()}/realms/none"
     auth = tmp_path / "auth.toml"
     auth.write_text(AUTH.format(issuer=issuer, client_id="kafkaview"))
-    with override_settings(KAFKAVIEW_AUTH=auth_load(str(auth)), KAFKAVIEW_OIDC_CLIENT_SECRET="s"):
-        answer = Client().get("/accounts/oidc/start/")
-    assert answer.status_code == 503
-    assert f"The identity provider at {issuer} did not answer" in answer.content.decode()
+    backends = [*settings.AUTHENTICATION_BACKENDS, "dashboard.auth.oidc.OidcBackend"]
+    with override_settings(
+        KAFKAVIEW_AUTH=auth_load(str(auth)),
+        KAFKAVIEW_OIDC_CLIENT_SECRET="s",
+        AUTHENTICATION_BACKENDS=backends,
+    ):
+        client = Client()
+        answer = client.get("/accounts/oidc/start/")
+        assert answer.status_code == 503
+        assert f"The identity provider at {issuer} did not answer" in answer.content.decode()
+        # Local accounts still log in, and their pages answer, while the provider is down.
+        get_user_model().objects.create_user(username="local-while-down", password="pw-local-1x")
+        login = {"username": "local-while-down", "password": "pw-local-1x"}
+        assert client.post("/accounts/login/", login).status_code == 302
+        assert client.get("/access/why/").status_code == 200
     bad = tmp_path / "bad.toml"
     bad.write_text(
         AUTH.format(issuer=issuer, client_id="k").replace('idp = "kafka-viewers"', "idp = 7")
