@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 
-from dashboard.auth.config import auth_load
+from dashboard.auth.config import auth_load, auth_parse
 from dashboard.auth.models import ExternalIdentity
 from devtools.broker import LocalBroker, free_port
 from devtools.daphne import daphne_start, http_wait
@@ -267,6 +267,15 @@ def test_an_unreachable_issuer_warns_at_start_up_and_the_login_answers_503(tmp_p
         login = {"username": "local-while-down", "password": "pw-local-1x"}
         assert client.post("/accounts/login/", login).status_code == 302
         assert client.get("/access/why/").status_code == 200
+    sso_only = auth_parse(
+        "password_login = false\n" + AUTH.format(issuer=issuer, client_id="k"), source="a"
+    )
+    with override_settings(KAFKAVIEW_AUTH=sso_only, KAFKAVIEW_OIDC_CLIENT_SECRET="s"):
+        page = Client().get("/accounts/login/")
+        assert b'id="sso-login"' in page.content and b'name="password"' not in page.content
+        refused = Client().post("/accounts/login/", login)
+        assert refused.status_code == 403
+        assert b"Password login is turned off" in refused.content
     bad = tmp_path / "bad.toml"
     bad.write_text(
         AUTH.format(issuer=issuer, client_id="k").replace('idp = "kafka-viewers"', "idp = 7")
