@@ -142,7 +142,10 @@ def view_request(view: Callable[..., Any], path: str, **kwargs: Any) -> Any:
     from django.test import RequestFactory
 
     request = RequestFactory().get(path)
-    request.user = User(username="bench", is_active=True)
+    # A saved superuser: pages ask its permissions (the buttons they offer) of the database.
+    request.user, _ = User.objects.get_or_create(
+        username="bench-viewer", defaults={"is_superuser": True}
+    )
     response = view(request, **kwargs)
     assert response.status_code == 200, response.content[:500]
     return response

@@ -521,6 +521,7 @@ class LocalCluster:
         cache_dir: Path,
         brokers: int = 3,
         extra_properties: dict[str, str] | None = None,
+        heap: str = "384m",
     ) -> None:
         cluster_id = cluster_id_new()
         controller_port = free_port()
@@ -534,7 +535,7 @@ class LocalCluster:
                 "broker.session.timeout.ms": "6000",
                 **(extra_properties or {}),
             },
-            "heap": "384m",
+            "heap": heap,
         }
         self.controller = ClusterNode(
             node_id=0,

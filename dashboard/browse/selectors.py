@@ -7,6 +7,7 @@ database) and returns everything its page and its JSON answer need; views only r
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from dashboard.kafka.config import ClusterConfig
 from dashboard.kafka.groups.lag import (
     Group,
     GroupSummary,
+    PartitionLag,
     group_detail,
     group_list,
     group_visible,
@@ -250,6 +252,10 @@ def groups_view(*, cluster: str, params: QueryDict, scope: Scope, limit: int = 1
     )
 
 
+# Partitions a group or topic page shows at once; its JSON has them all.
+PARTITIONS_PAGE = 200
+
+
 @dataclass(frozen=True)
 class GroupView:
     """A group in full: partitions with exact lag seconds and the sampler's verdicts."""
@@ -259,6 +265,8 @@ class GroupView:
     status: str
     oldest: float | None
     sampler: dict[str, object]
+    # The page shown, when the partitions are paged (the HTML page); None: every partition.
+    page: Page | None = None
 
 
 @dataclass(frozen=True)
@@ -271,19 +279,44 @@ class ShareGroupView:
     sampler: dict[str, object]
 
 
-def group_view(*, cluster: str, group: str, scope: Scope) -> GroupView | ShareGroupView:
-    """The group, each partition's exact lag seconds, last commit and sampled verdict."""
+def group_view(
+    *, cluster: str, group: str, scope: Scope, params: QueryDict | None = None
+) -> GroupView | ShareGroupView:
+    """The group, each shown partition's exact lag seconds, last commit and sampled verdict.
+
+    With params (the HTML page), the partitions are paged (?page=, ?limit=) and only the
+    shown ones are fetched from for their lag seconds; the totals cover them all.
+    """
     group_check(scope, cluster, group)
-    detail, times = shared_read(("group", cluster, group), lambda: _group_read(cluster, group))
+    detail = shared_read(
+        ("group", cluster, group), lambda: group_detail(cluster=cluster, group=group)
+    )
     visible_topic = scope.topic_filter(cluster)
     if visible_topic is not None:
         detail = group_visible(detail, visible_topic)
     if isinstance(detail, ShareGroup):
         return _share_view(cluster=cluster, detail=detail)
+    page = None
+    shown: Sequence[PartitionLag] = detail.partitions
+    if params is not None:
+        query = list_query(params, fields=["partition"], default="partition", limit=PARTITIONS_PAGE)
+        page = paginate(detail.partitions, query)
+        shown = page.rows
+    # The message at each shown lagging partition's committed offset: one fetch each, so
+    # only for what is shown (a hidden partition is never read: it is not in detail).
+    behind = {
+        (p.topic, p.partition): p.committed_offset
+        for p in shown
+        if p.lag and p.committed_offset is not None
+    }
+    times = shared_read(
+        ("group-times", cluster, group, hash(frozenset(behind.items()))),
+        lambda: message_times(cluster=cluster, positions=behind),
+    )
     health = group_partitions_health(cluster=cluster, group=detail.group)
     now = datetime.now(UTC)
     rows = []
-    for p in detail.partitions:
+    for p in shown:
         key = (p.topic, p.partition)
         found, sampled = times.get(key), health.get(key)
         rows.append(
@@ -304,26 +337,16 @@ def group_view(*, cluster: str, group: str, scope: Scope) -> GroupView | ShareGr
                 "sampled_at": sampled.at if sampled else None,
             }
         )
+    # The verdict covers every partition the viewer sees, on every page.
+    seen = {(p.topic, p.partition) for p in detail.partitions}
     return GroupView(
         group=detail,
         rows=rows,
-        status=worst([r["status"] for r in rows if r["status"]]),
+        status=worst([h.status for k, h in health.items() if k in seen and h.status]),
         oldest=max((r["lag_seconds"] for r in rows if r["lag_seconds"] is not None), default=None),
         sampler=shared_read(("sampler", cluster), lambda: sampler_state(cluster=cluster)),
+        page=page,
     )
-
-
-def _group_read(cluster: str, group: str) -> tuple[Group | ShareGroup, dict[Any, Any]]:
-    """The group and, for a consumer group, the message at each lagging committed offset."""
-    detail = group_detail(cluster=cluster, group=group)
-    if isinstance(detail, ShareGroup):
-        return detail, {}
-    behind = {
-        (p.topic, p.partition): p.committed_offset
-        for p in detail.partitions
-        if p.lag and p.committed_offset is not None
-    }
-    return detail, message_times(cluster=cluster, positions=behind)
 
 
 def _share_view(*, cluster: str, detail: ShareGroup) -> ShareGroupView:

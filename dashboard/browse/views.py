@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from dashboard.access.policy import cluster_check, scope_of
 from dashboard.browse.selectors import (
+    PARTITIONS_PAGE,
     ShareGroupView,
     group_view,
     groups_view,
@@ -28,6 +29,7 @@ from dashboard.kafka.registry.subjects import (
 from dashboard.kafka.topics import topic_index
 from dashboard.lag.history import RANGES, group_events, range_minutes
 from dashboard.web.jsonutil import to_json
+from dashboard.web.listing import list_query, paginate
 
 
 @require_GET
@@ -96,11 +98,18 @@ def api_topics(request: HttpRequest, cluster: str) -> HttpResponse:
 def topic(request: HttpRequest, cluster: str, topic: str) -> HttpResponse:
     scope = scope_of(request.user)
     view = topic_view(scope=scope, cluster=cluster, topic=topic)
+    # A topic of a thousand partitions: its table in pages (the JSON has them all).
+    shown = list_query(
+        request.GET, fields=["partition"], default="partition", limit=PARTITIONS_PAGE
+    )
+    page = paginate(view.topic.partitions, shown)
     return render(
         request,
         "dashboard/topic.html",
         {
             "topic": view.topic,
+            "page": page,
+            "partitions": page.rows,
             "groups": view.groups,
             "cluster": cluster,
             "can_produce": scope.may("produce", cluster=cluster, topic=topic),
@@ -157,7 +166,7 @@ def api_groups(request: HttpRequest, cluster: str) -> HttpResponse:
 @require_GET
 def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
     scope = scope_of(request.user)
-    view = group_view(scope=scope, cluster=cluster, group=group)
+    view = group_view(scope=scope, cluster=cluster, group=group, params=request.GET)
     if isinstance(view, ShareGroupView):
         return render(
             request,
@@ -183,6 +192,7 @@ def group(request: HttpRequest, cluster: str, group: str) -> HttpResponse:
             "rows": view.rows,
             "status": view.status,
             "oldest": view.oldest,
+            "page": view.page,
             "events": group_events(
                 cluster=cluster, group=group, visible_topic=scope.topic_filter(cluster)
             ),

@@ -343,3 +343,40 @@ def test_a_rebalancing_group_shows_its_state(logged_in, kafka_broker, make_topic
         poller.join()
         second.close()
         first.close()
+
+
+def test_a_wide_group_page_reads_only_the_partitions_it_shows(
+    logged_in, kafka_broker, make_topic
+) -> None:
+    """250 lagging partitions: page 1 fetches the message at 200 committed offsets, not 250;
+    the totals and the JSON still cover every partition."""
+    from dashboard.kafka.client.counters import requests_counted
+
+    bootstrap = kafka_broker.bootstrap_servers
+    topic = make_topic("wide", partitions=250)
+    produce(bootstrap, topic, {p: 2 for p in range(250)})
+    group = unique("wide-group")
+    commit(bootstrap, group, [(topic, p, 1) for p in range(250)])
+
+    def fetches() -> int:
+        return requests_counted().get(("local", "Fetch"), 0)
+
+    before = fetches()
+    first = logged_in.get(f"/clusters/local/groups/{group}/")
+    assert first.status_code == 200
+    assert fetches() - before == 200  # one message looked up a partition shown
+    body = first.content.decode()
+    assert body.count(f'<td><a href="/clusters/local/topics/{topic}/">') == 200  # rows shown
+    assert 'data-testid="partitions-paged"' in body and "page 1 of 2" in body
+    assert 'data-testid="total-lag">250<' in body  # the totals cover all 250
+    before = fetches()
+    second = logged_in.get(f"/clusters/local/groups/{group}/?page=2")
+    assert fetches() - before == 50 and "page 2 of 2" in second.content.decode()
+    assert second.content.decode().count(f'<td><a href="/clusters/local/topics/{topic}/">') == 50
+    answer = logged_in.get(f"/api/clusters/local/groups/{group}/").json()
+    assert len(answer["partitions"]) == 250 and answer["total_lag"] == 250
+    assert all(p["lag_seconds"] is not None for p in answer["partitions"])
+    assert logged_in.get(f"/clusters/local/groups/{group}/?page=x").status_code == 400
+    page = logged_in.get(f"/clusters/local/topics/{topic}/?page=2").content.decode()
+    assert "page 2 of 2" in page and page.count("<tr>") < 80  # 50 partition rows, not 250
+    assert len(logged_in.get(f"/api/clusters/local/topics/{topic}/").json()["partitions"]) == 250
