@@ -398,6 +398,14 @@ def group_visible(group: Group | ShareGroup, visible_topic: Callable[[str], bool
 
 def topic_groups(*, cluster: str, topic: str) -> tuple[GroupSummary, ...]:
     """The groups that consume a topic (commits or assignments on it), with lag on that topic."""
-    raws, ends, _ = _all_groups(cluster=cluster)
-    rows = (_summary(raw, ends, topic=topic) for raw in raws)
+    read = groups_read(cluster=cluster)
+    # Only this topic's log ends: on a big cluster the groups touch every partition, and
+    # listing them all (36,000) was most of a 4-partition topic's page.
+    involved: set[tuple[str, int]] = set()
+    for raw in read.raws:
+        involved.update(k for k in raw.committed if k[0] == topic)
+        for m in raw_members(raw):
+            involved.update(k for k in m.assignment if k[0] == topic)
+    ends = offsets_known(cluster=cluster, keys=involved, spec=OffsetSpec.latest())
+    rows = (_summary(raw, ends, topic=topic) for raw in read.raws)
     return tuple(row for row in rows if row.partitions)
