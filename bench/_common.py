@@ -32,10 +32,20 @@ def broker_and_django(*, bootstrap: str | None, heap: str = "1g") -> Iterator[st
         broker.start(timeout=180)
         bootstrap = broker.bootstrap_servers
         print(f"# broker {bootstrap} ready in {time.monotonic() - started:.1f} s", flush=True)
+    django_for_bench(bootstrap)
+    try:
+        yield bootstrap
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+def django_for_bench(bootstrap: str, *, request_timeout: str = "30") -> None:
+    """Django set up against the bench's cluster and a fresh database."""
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
     os.environ.pop("KAFKAVIEW_CLUSTERS_FILE", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kafkaview.settings")
-    os.environ.setdefault("KAFKAVIEW_REQUEST_TIMEOUT", "30")
+    os.environ.setdefault("KAFKAVIEW_REQUEST_TIMEOUT", request_timeout)
     # Pages read the sampler's tables too: a fresh database, never the developer's own.
     db = Path(tempfile.mkdtemp(prefix="kafkaview-bench-db-")) / "bench.sqlite3"
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{db}")
@@ -44,11 +54,6 @@ def broker_and_django(*, bootstrap: str | None, heap: str = "1g") -> Iterator[st
 
     django.setup()
     call_command("migrate", verbosity=0)
-    try:
-        yield bootstrap
-    finally:
-        if broker is not None:
-            broker.stop()
 
 
 def groups_with_commits(

@@ -31,7 +31,7 @@ from typing import Any
 
 os.environ["KAFKAVIEW_READ_MAX_AGE"] = "0"
 
-from _common import CACHE_DIR, table, timed, view_request
+from _common import CACHE_DIR, django_for_bench, table, timed, view_request
 
 
 def p95(values: list[float]) -> float:
@@ -54,21 +54,6 @@ def cluster_start(brokers: int, heap: str) -> Any:  # LocalBroker or LocalCluste
         node.start(timeout=180)
     print(f"# {brokers} broker(s) at {node.bootstrap_servers} in {time.monotonic() - began:.0f} s")
     return node
-
-
-def django_setup(bootstrap: str) -> None:
-    """Django against the bench cluster and a fresh database."""
-    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-    os.environ.pop("KAFKAVIEW_CLUSTERS_FILE", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kafkaview.settings")
-    os.environ.setdefault("KAFKAVIEW_REQUEST_TIMEOUT", "60")
-    db = Path(tempfile.mkdtemp(prefix="kafkaview-bench-db-")) / "bench.sqlite3"
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{db}")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
 
 
 def build(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
@@ -303,7 +288,7 @@ def main() -> None:
     cluster: Any = None if args.bootstrap else cluster_start(args.brokers, args.heap)
     bootstrap = args.bootstrap or str(cluster.bootstrap_servers)
     try:
-        django_setup(bootstrap)
+        django_for_bench(bootstrap, request_timeout="60")
         scene = build(args, bootstrap)
         rows = measure(scene, args.runs)
         print()

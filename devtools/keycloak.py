@@ -25,7 +25,7 @@ from typing import Any
 import requests
 
 from devtools.broker import free_port, port_open
-from devtools.processes import child_start
+from devtools.processes import ChildServer, child_start
 from devtools.registry import ArchiveError, RegistryStartError, archive_ensure, java21_bin
 
 KEYCLOAK_VERSION = "26.7.3"
@@ -117,7 +117,7 @@ class Realm:
         return len(self._admin("GET", f"/users/{self.user_id(username)}/sessions").json())
 
 
-class LocalKeycloak:
+class LocalKeycloak(ChildServer):
     """Keycloak in dev mode on 127.0.0.1, its database in memory, started and stopped here."""
 
     def __init__(self, *, cache_dir: Path, port: int | None = None, log: Path | None = None):
@@ -251,29 +251,6 @@ class LocalKeycloak:
             },
         )
         return Realm(keycloak=self, name=name, client_id=client_id, client_secret=secret)
-
-    def log_tail(self, lines: int = 30) -> str:
-        """The last lines of Keycloak's log."""
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def running(self) -> bool:
-        """Whether the server is alive."""
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, *, timeout: float = 20) -> None:
-        """SIGTERM the server; SIGKILL it if it hangs."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.process = None
 
 
 DEMO_FILE = """\

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 
@@ -47,3 +48,33 @@ def children_stop(children: Sequence[subprocess.Popen[bytes] | None], *, grace: 
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait(timeout=5)
+
+
+class ChildServer:
+    """A server run as one child with a log file: its log's end, whether it lives, its stop."""
+
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of the server's log."""
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def running(self) -> bool:
+        """Whether the server is alive."""
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, *, timeout: float = 20) -> None:
+        """SIGTERM the server; SIGKILL it if it hangs."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from devtools.broker import free_port, port_open
-from devtools.processes import child_start
+from devtools.processes import ChildServer, child_start
 
 APICURIO_VERSION = "3.3.3"
 ARTIFACT = f"io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:tar.gz:all"
@@ -120,7 +120,7 @@ class ArchiveError(RuntimeError):
     """An app's archive could not be fetched from Maven Central; says why."""
 
 
-class LocalRegistry:
+class LocalRegistry(ChildServer):
     """An Apicurio Registry on 127.0.0.1, in memory, started and stopped by its owner."""
 
     def __init__(self, *, cache_dir: Path, port: int | None = None, log: Path | None = None):
@@ -173,29 +173,6 @@ class LocalRegistry:
                 return bool(response.status == 200)
         except OSError:
             return False
-
-    def log_tail(self, lines: int = 20) -> str:
-        """The last lines of the registry's log."""
-        if not self.log_path.exists():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def running(self) -> bool:
-        """Whether the JVM is alive."""
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, *, timeout: float = 15) -> None:
-        """SIGTERM the JVM; SIGKILL it if it hangs."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.process = None
 
 
 def main() -> None:

@@ -15,10 +15,12 @@ from dashboard.auth.models import ExternalIdentity
 from devtools.slapd import GROUPS, PEOPLE, LocalLdap
 from tests.conftest import roles_ensure
 from tests.helpers import unique
+from tests.sign_in import ACCESS, MAPPINGS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-AUTH = """
+AUTH = (
+    """
 password_login = {password_login}
 [ldap]
 uri = "{uri}"
@@ -27,38 +29,9 @@ user_search_base = "{people}"
 group_search_base = "{groups}"
 label = "Acme directory"
 
-[[group_mappings]]
-idp = "kafka-viewers"
-django = ["viewer"]
-
-[[group_mappings]]
-pattern = "team-payments(-.*)?"
-django = ["payments-team"]
-
-[[group_mappings]]
-idp = "kafka-operators"
-django = ["operator"]
 """
-
-ACCESS = r"""
-[[rules]]
-groups = ["viewer"]
-topics = [".*"]
-consumer_groups = [".*"]
-actions = ["view", "tail"]
-
-[[rules]]
-groups = ["payments-team"]
-topics = ['payments\..*']
-consumer_groups = ['payments-.*']
-actions = ["view", "tail", "reset"]
-
-[[rules]]
-groups = ["operator"]
-topics = [".*"]
-consumer_groups = [".*"]
-actions = ["view", "tail", "produce", "reset"]
-"""
+    + MAPPINGS
+)
 
 
 @pytest.fixture(scope="module")

@@ -27,53 +27,22 @@ from devtools.keycloak import LocalKeycloak
 from tests.conftest import roles_ensure
 from tests.helpers import BASE_DIR, CACHE_DIR, manage_check, unique, worker_log
 from tests.servers import daphne_env
+from tests.sign_in import ACCESS, MAPPINGS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 T = TypeVar("T")
 
-AUTH = """
+AUTH = (
+    """
 [oidc]
 issuer = "{issuer}"
 client_id = "{client_id}"
 label = "Sign in with Keycloak"
 
-[[group_mappings]]
-idp = "kafka-viewers"
-django = ["viewer"]
-
-[[group_mappings]]
-pattern = "team-payments(-.*)?"
-django = ["payments-team"]
-
-[[group_mappings]]
-idp = "kafka-operators"
-django = ["operator"]
 """
+    + MAPPINGS
+)
 
-ACCESS = r"""
-[[rules]]
-groups = ["viewer"]
-topics = [".*"]
-consumer_groups = [".*"]
-actions = ["view", "tail"]
-
-[[rules]]
-groups = ["payments-team"]
-clusters = ["local"]
-topics = ['payments\..*']
-consumer_groups = ['payments-.*']
-actions = ["view", "tail", "reset"]
-
-[[rules]]
-groups = ["operator"]
-topics = [".*"]
-consumer_groups = [".*"]
-actions = ["view", "tail", "produce", "reset"]
-
-[[masks]]
-topics = ['payments\..*']
-json_fields = ["pan"]
-"""
 
 USERS = {"vera": ["kafka-viewers"], "pat": ["team-payments-eu"], "otto": ["kafka-operators"]}
 
