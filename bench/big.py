@@ -147,6 +147,8 @@ def build(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
                 "group.protocol": protocol,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
+                # The bench polls them only while it waits for their assignments.
+                "max.poll.interval.ms": 86_400_000,
             }
         )
         consumer.subscribe([names[i]])

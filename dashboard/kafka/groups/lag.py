@@ -34,7 +34,7 @@ from dashboard.kafka.groups.read import (
 )
 from dashboard.kafka.groups.share import ShareGroup, share_group
 from dashboard.kafka.groups.streams import StreamsDescription
-from dashboard.kafka.topics import metadata_topics, offsets_send
+from dashboard.kafka.topics import metadata_topics, offsets_fast, offsets_send
 from dashboard.kafka.transactions import COUNT_MAX_PARTITION, COUNT_MAX_TOTAL, readable_count
 
 # States in which the group's members hold no settled assignment.
@@ -129,7 +129,15 @@ def offsets_known(
 ) -> dict[tuple[str, int], int | None]:
     """Offsets by spec; None for a partition Kafka no longer knows (e.g. a deleted topic)."""
     out: dict[tuple[str, int], int | None] = {}
-    sent = offsets_send(cluster=cluster, keys=keys, spec=spec, read_committed=read_committed)
+    left: Iterable[tuple[str, int]] = keys
+    stamp = {"EarliestSpec": -2, "LatestSpec": -1}.get(type(spec).__name__)
+    if stamp is not None:
+        # Our own ListOffsets, a request a leader; what it cannot answer goes librdkafka's way.
+        found, left = offsets_fast(
+            cluster=cluster, keys=keys, timestamps=(stamp,), read_committed=read_committed
+        )
+        out.update({key: offset for (_, key), offset in found.items()})
+    sent = offsets_send(cluster=cluster, keys=left, spec=spec, read_committed=read_committed)
     for key, future in sent.items():
         try:
             out[key] = wait(future, cluster=cluster).offset
