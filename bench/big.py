@@ -20,6 +20,7 @@ cold answer sent; --cli times Kafka's own tools doing the same work on the same 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -168,6 +169,9 @@ def build(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
     }
 
 
+HEADERS = ["answer", "cold p50 / p95 s", "warm p50 / p95 s", "KiB", "Kafka requests"]
+
+
 def measure(scene: dict[str, Any], runs: int) -> list[list[str]]:
     """Each answer cold and warm: p50/p95, size, Kafka requests of one cold answer."""
     from django.test import override_settings
@@ -285,13 +289,33 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--heap", default="1536m")
     parser.add_argument("--cli", action="store_true", help="time Kafka's own tools too")
-    parser.add_argument("--bootstrap", default=None, help="an existing cluster (no build)")
+    parser.add_argument(
+        "--serve",
+        metavar="FILE",
+        help="build, write the cluster's address and names to FILE, and keep it up until killed",
+    )
+    parser.add_argument(
+        "--scene", metavar="FILE", help="measure a cluster kept up by --serve (no build)"
+    )
     args = parser.parse_args()
-    cluster: Any = None if args.bootstrap else cluster_start(args.brokers, args.heap)
-    bootstrap = args.bootstrap or str(cluster.bootstrap_servers)
+    if args.scene:
+        scene = json.loads(Path(args.scene).read_text())
+        django_for_bench(scene["bootstrap"], request_timeout="60")
+        print(table(HEADERS, measure(scene, args.runs)))
+        return
+    cluster: Any = cluster_start(args.brokers, args.heap)
+    bootstrap = str(cluster.bootstrap_servers)
     try:
         django_for_bench(bootstrap, request_timeout="60")
         scene = build(args, bootstrap)
+        if args.serve:
+            kept = {k: v for k, v in scene.items() if k != "members"}
+            Path(args.serve).write_text(json.dumps({**kept, "bootstrap": bootstrap}))
+            print(f"# serving; the scene is in {args.serve}", flush=True)
+            while True:  # the live members keep their assignments: poll them now and then
+                for member in scene["members"]:
+                    member.poll(0)
+                time.sleep(1)
         rows = measure(scene, args.runs)
         print()
         print(
@@ -299,9 +323,7 @@ def main() -> None:
             f"(+1 on 5,000 partitions), {args.brokers} broker(s); cold: sharing off, warm: a "
             "shared read"
         )
-        print(
-            table(["answer", "cold p50 / p95 s", "warm p50 / p95 s", "KiB", "Kafka requests"], rows)
-        )
+        print(table(HEADERS, rows))
         if args.cli:
             print()
             print(table(["Kafka's tool", "s", "KiB out", "exit"], cli_times(bootstrap)))
