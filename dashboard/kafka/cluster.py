@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from dashboard.kafka.client.clients import (
     admin_client,
-    call,
     cluster_config,
     groups_listed,
     request_timeout,
@@ -15,6 +14,7 @@ from dashboard.kafka.client.clients import (
 )
 from dashboard.kafka.groups.listing import groups_every
 from dashboard.kafka.protocol.wire import Unsupported
+from dashboard.kafka.topics import metadata_read
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def cluster_overview(*, cluster: str) -> ClusterOverview:
     admin = admin_client(cluster=cluster)
     # DescribeCluster in flight while Metadata blocks: the two take one round between them.
     described = admin.describe_cluster(request_timeout=request_timeout())
-    metadata = call(lambda: admin.list_topics(timeout=request_timeout()), cluster=cluster)
+    metadata = metadata_read(cluster=cluster)
     description = wait(described, cluster=cluster)
     group_count = _groups_counted(cluster=cluster)
     controller_id = description.controller.id if description.controller else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -170,8 +171,7 @@ def offsets_fast(
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return {}, set()
-    admin = admin_client(cluster=cluster)
-    meta = call(lambda: admin.list_topics(timeout=request_timeout()), cluster=cluster)
+    meta = metadata_recent(cluster=cluster, topics={t for t, _ in wanted})
     nodes = {
         int(b.id): BrokerNode(id=int(b.id), host=str(b.host), port=int(b.port))
         for b in meta.brokers.values()
@@ -238,26 +238,54 @@ def offsets_fast(
 def watermarks_all(
     *, cluster: str, partitions: Iterable[tuple[str, int]]
 ) -> dict[tuple[str, int], Watermarks]:
-    """Low and high watermarks of many partitions: earliest and latest sent together.
-
-    Through librdkafka: offsets_fast measured slower here (bench/big.py, topic list by
-    messages 6.0 -> 6.7 s), since it asks for the metadata the caller already holds."""
+    """Low and high watermarks of many partitions: earliest and latest sent together,
+    through offsets_fast to the leaders of the metadata just read; the rest librdkafka's way."""
     keys = list(partitions)
-    low = offsets_send(cluster=cluster, keys=keys, spec=OffsetSpec.earliest())
-    high = offsets_send(cluster=cluster, keys=keys, spec=OffsetSpec.latest())
-    return {
-        key: Watermarks(
+    found, left = offsets_fast(cluster=cluster, keys=keys, timestamps=(-2, -1))
+    low = offsets_send(cluster=cluster, keys=left, spec=OffsetSpec.earliest())
+    high = offsets_send(cluster=cluster, keys=left, spec=OffsetSpec.latest())
+    out = {
+        key: Watermarks(low=found[(-2, key)], high=found[(-1, key)])
+        for key in keys
+        if key not in left
+    }
+    for key in low:
+        out[key] = Watermarks(
             low=wait(low[key], cluster=cluster).offset,
             high=wait(high[key], cluster=cluster).offset,
         )
-        for key in low
-    }
+    return out
+
+
+# The last metadata read of each cluster, and when: offsets_fast sends to its leaders
+# without a metadata call of its own (0.3-0.5 s at 9,000 topics, bench/big.py). A leader
+# that has moved since answers NOT_LEADER_OR_FOLLOWER, and that partition goes
+# librdkafka's way, which asks afresh: an old map costs time, never a wrong offset.
+METADATA_REUSE_S = 30.0
+_metadata_last: dict[str, tuple[float, Any]] = {}
+
+
+def metadata_read(*, cluster: str) -> Any:
+    """librdkafka's metadata of every topic and broker, remembered for metadata_recent."""
+    admin = admin_client(cluster=cluster)
+    meta = call(lambda: admin.list_topics(timeout=request_timeout()), cluster=cluster)
+    _metadata_last[cluster] = (time.monotonic(), meta)
+    return meta
+
+
+def metadata_recent(*, cluster: str, topics: set[str]) -> Any:
+    """The last metadata read if it is recent and names every topic asked for, else a new one."""
+    last = _metadata_last.get(cluster)
+    if last is not None and time.monotonic() - last[0] < METADATA_REUSE_S:
+        meta = last[1]
+        if all(t in meta.topics for t in topics):
+            return meta
+    return metadata_read(cluster=cluster)
 
 
 def metadata_topics(*, cluster: str):  # type: ignore[no-untyped-def]
     """The cluster's topic metadata (confluent objects; for use inside the kafka layer)."""
-    admin = admin_client(cluster=cluster)
-    return call(lambda: admin.list_topics(timeout=request_timeout()), cluster=cluster).topics
+    return metadata_read(cluster=cluster).topics
 
 
 def _summaries(

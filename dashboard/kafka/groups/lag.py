@@ -29,6 +29,7 @@ from dashboard.kafka.groups.read import (
     groups_read,
     raw_assignor,
     raw_members,
+    raw_simple,
     raw_state,
     raw_type,
 )
@@ -157,7 +158,7 @@ def _all_groups(
     *, cluster: str, only: Sequence[str] | None = None, listing: GroupListing | None = None
 ) -> tuple[list[GroupRaw], dict[tuple[str, int], int | None], str | None]:
     """Every listed group's raw data plus the log-end offsets of every partition involved."""
-    read = groups_read(cluster=cluster, only=only, listing=listing)
+    read = groups_read(cluster=cluster, only=only, listing=listing, idle_described=False)
     involved: set[tuple[str, int]] = set()
     for raw in read.raws:
         involved.update(raw.committed)
@@ -201,13 +202,12 @@ def _summary(
     lags = [lag for key in keys if (lag := lag_by_key.get(key)) is not None]
     if raw.share is None:
         without = sum(1 for k in keys if k not in raw.committed)
-    description = raw.description
     return GroupSummary(
         group=raw.group,
         state=raw_state(raw),
         type=raw_type(raw),
         assignor=raw_assignor(raw),
-        simple=bool(description.is_simple_consumer_group) if description else False,
+        simple=raw_simple(raw),
         members=len(members),
         topics=tuple(sorted({t for t, _ in keys})),
         total_lag=sum(lags),
@@ -327,7 +327,7 @@ def group_detail(*, cluster: str, group: str) -> Group | ShareGroup:
         state=state,
         type=raw_type(raw),
         assignor=raw_assignor(raw),
-        simple=bool(description.is_simple_consumer_group) if description else False,
+        simple=raw_simple(raw),
         coordinator=coordinator.id if coordinator is not None else raw.coordinator,
         members=members,
         partitions=tuple(partitions),
@@ -406,7 +406,7 @@ def group_visible(group: Group | ShareGroup, visible_topic: Callable[[str], bool
 
 def topic_groups(*, cluster: str, topic: str) -> tuple[GroupSummary, ...]:
     """The groups that consume a topic (commits or assignments on it), with lag on that topic."""
-    read = groups_read(cluster=cluster)
+    read = groups_read(cluster=cluster, idle_described=False)
     # Only this topic's log ends: on a big cluster the groups touch every partition, and
     # listing them all (36,000) was most of a 4-partition topic's page.
     involved: set[tuple[str, int]] = set()

@@ -64,6 +64,7 @@ class GroupRaw:
     listing_state: str | None
     listing_type: str | None
     coordinator: int | None = None
+    listing_protocol_type: str | None = None
     share: ShareDescription | None = None
     streams: StreamsDescription | None = None
     classic: ClassicDescription | None = None
@@ -222,20 +223,29 @@ def groups_raw(
     group_ids: Sequence[str],
     listing: dict[str, Listed] | None = None,
     offsets: Mapping[str, Future[Any]] | None = None,
+    undescribed: frozenset[str] = frozenset(),
 ) -> list[GroupRaw]:
     """Describe consumer groups and fetch their committed offsets, all in flight at once.
 
-    offsets: the groups' OffsetFetch already sent (by groups_read, with every other group's).
+    offsets: the groups' OffsetFetch already sent (by groups_read, with every other group's);
+    undescribed: groups whose listing says all there is (idle: no members), not described.
     """
     if not group_ids:
         return []
     admin = admin_client(cluster=cluster)
-    described = admin.describe_consumer_groups(list(group_ids), request_timeout=request_timeout())
+    to_describe = [g for g in group_ids if g not in undescribed]
+    described = (
+        admin.describe_consumer_groups(to_describe, request_timeout=request_timeout())
+        if to_describe
+        else {}
+    )
     if offsets is None:
         offsets = committed_send(cluster=cluster, group_ids=group_ids)
     raws = []
     for g in group_ids:
-        description, describe_error = _result_or_error(described[g], cluster=cluster)
+        description, describe_error = (
+            _result_or_error(described[g], cluster=cluster) if g in described else (None, None)
+        )
         fetched, fetch_error = _result_or_error(offsets[g], cluster=cluster)
         entry = (listing or {}).get(g)
         raws.append(
@@ -246,6 +256,7 @@ def groups_raw(
                 listing_state=entry.state if entry is not None else None,
                 listing_type=entry.type if entry is not None else None,
                 coordinator=entry.coordinator if entry is not None else None,
+                listing_protocol_type=entry.protocol_type if entry is not None else None,
                 error=describe_error or fetch_error,
             )
         )
@@ -373,10 +384,21 @@ def _epochs_added(*, cluster: str, raws: list[GroupRaw], sent: list[Future[Any]]
     ]
 
 
+# A consumer group listed in these states has no members: its describe would say only
+# what the listing did. librdkafka describes one group a request (FindCoordinator, then
+# DescribeGroups): 10,000 idle groups cost 5 of the group list's 7 s (bench/big.py).
+IDLE_STATES = frozenset({"empty", "dead"})
+
+
 def groups_read(
-    *, cluster: str, only: Sequence[str] | None = None, listing: GroupListing | None = None
+    *,
+    cluster: str,
+    only: Sequence[str] | None = None,
+    listing: GroupListing | None = None,
+    idle_described: bool = True,
 ) -> GroupsRead:
-    """Every group (or the named ones) of every type: listings, describes and offsets."""
+    """Every group (or the named ones) of every type: listings, describes and offsets;
+    idle_described=False leaves idle consumer groups as their listing says (lists do)."""
     if listing is None:
         listing = groups_listing(cluster=cluster)
     listed = list(listing.groups)
@@ -406,7 +428,18 @@ def groups_read(
         cluster=cluster, group_ids=[*fetch_ids, *consumer_ids], coordinators=coordinators
     )
     entries = {g.group: g for g in listed}
-    raws = groups_raw(cluster=cluster, group_ids=consumer_ids, listing=entries, offsets=fetches)
+    idle = frozenset(
+        g.group
+        for g in consumer
+        if not idle_described and g.state in IDLE_STATES and g.coordinator in by_node
+    )
+    raws = groups_raw(
+        cluster=cluster,
+        group_ids=consumer_ids,
+        listing=entries,
+        offsets=fetches,
+        undescribed=idle,
+    )
     raws = _epochs_added(cluster=cluster, raws=raws, sent=epochs_sent)
     for (kind, node_id), future in sent.items():
         parsed = KINDS[kind].parse(cluster, future)
@@ -482,6 +515,15 @@ def raw_type(raw: GroupRaw) -> str:
     if name and name != "unknown":
         return name
     return raw.listing_type or "unknown"
+
+
+def raw_simple(raw: GroupRaw) -> bool:
+    """A group that only commits offsets (no protocol type), as librdkafka's describe says."""
+    if raw.description is not None:
+        return bool(raw.description.is_simple_consumer_group)
+    if raw.share or raw.streams or raw.classic:
+        return False
+    return raw.listing_protocol_type == ""
 
 
 def raw_assignor(raw: GroupRaw) -> str:

@@ -48,7 +48,7 @@ class ClusterSample:
 
 def cluster_sample(*, cluster: str) -> ClusterSample:
     """Groups (state, members, commits) and every partition's end offset, all requests in flight."""
-    raws = groups_read(cluster=cluster).raws
+    raws = groups_read(cluster=cluster, idle_described=False).raws
     keys: set[tuple[str, int]] = set()
     under: dict[str, int] = {}
     offline: dict[str, int] = {}
