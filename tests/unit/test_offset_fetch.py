@@ -9,7 +9,14 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from dashboard.kafka.errors import ClusterUnavailable
-from dashboard.kafka.groups.read import _fetched, _result_or_error, committed_parse
+from dashboard.kafka.groups.read import FetchPart, _fetched, _result_or_error, committed_parse
+
+
+def parts(groups: list[str], sent: Future[Any]) -> dict[str, FetchPart]:
+    """Each group's handle on a batch answered as sent (as committed_send hands them out)."""
+    batch: Future[dict[str, Any]] = Future()
+    batch.set_result(_fetched("local", groups, None, sent))
+    return {g: FetchPart(batch, g) for g in groups}
 
 
 def answered(groups: list[dict[str, Any]]) -> Future[Any]:
@@ -29,10 +36,8 @@ def partition(index: int, offset: int, error: int = 0) -> dict[str, Any]:
 
 
 def test_each_group_gets_its_own_offsets_and_a_partition_error_is_no_commit() -> None:
-    futures: dict[str, Future[Any]] = {"a": Future(), "b": Future()}
-    _fetched(
-        "local",
-        futures,
+    futures = parts(
+        ["a", "b"],
         answered(
             [
                 {
@@ -55,10 +60,8 @@ def test_each_group_gets_its_own_offsets_and_a_partition_error_is_no_commit() ->
 
 
 def test_an_unknown_group_is_no_group_and_a_refusal_is_that_groups_error() -> None:
-    futures: dict[str, Future[Any]] = {"gone": Future(), "denied": Future()}
-    _fetched(
-        "local",
-        futures,
+    futures = parts(
+        ["gone", "denied"],
         answered(
             [
                 {"GroupId": "gone", "ErrorCode": KafkaError.GROUP_ID_NOT_FOUND, "Topics": []},
@@ -74,10 +77,9 @@ def test_an_unknown_group_is_no_group_and_a_refusal_is_that_groups_error() -> No
 
 
 def test_a_batch_without_an_answer_makes_every_group_of_it_unavailable() -> None:
-    futures: dict[str, Future[Any]] = {"a": Future(), "b": Future()}
     sent: Future[Any] = Future()
     sent.set_exception(ConnectionResetError("connection reset"))
-    _fetched("local", futures, sent)
+    futures = parts(["a", "b"], sent)
     for future in futures.values():
         with pytest.raises(ClusterUnavailable):
             _result_or_error(future, cluster="local")

@@ -77,6 +77,22 @@ def test_every_vendored_spec_round_trips_at_every_version(name: str) -> None:
         assert _subset(values, decoded), (name, version)
 
 
+@pytest.mark.parametrize("name", [n for n in SPEC_NAMES if n.endswith("Response")])
+def test_every_cut_of_an_answer_is_a_protocol_error(name: str) -> None:
+    # The compiled decoder reads with unpack_from and slices: a short message must still
+    # be our ProtocolError (the pool's callers catch it), never struct.error or IndexError.
+    version = _versions(name)[-1]
+    data = encode(name, version, _sample(name, version, spec(name).fields))
+    for cut in range(len(data)):
+        try:
+            _, end = decode(name, version, data[:cut])
+        except ProtocolError:
+            continue
+        # A prefix may itself be a whole message (trailing empty arrays, defaults): then
+        # it says where it ended, inside the bytes it was given.
+        assert end <= cut, (name, cut)
+
+
 def _subset(sent: Any, got: Any) -> bool:
     """Every value sent came back (the decoder also fills fields of other versions)."""
     if isinstance(sent, dict):

@@ -34,6 +34,9 @@ _FIXED = {
 }
 
 
+_SMALL = [bytes((n,)) for n in range(0x80)]
+
+
 class ProtocolError(Exception):
     """A message that does not fit its spec (ours to encode or the broker's to decode)."""
 
@@ -177,6 +180,8 @@ def _default(field: Field) -> Any:
 
 
 def _varint(value: int) -> bytes:
+    if 0 <= value < 0x80:
+        return _SMALL[value]
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -188,85 +193,134 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-class _Writer:
-    def __init__(self, spec: Spec, version: int) -> None:
-        self.spec = spec
+_Write = Callable[[bytearray, Any], None]
+
+
+class _EncodeCompiler:
+    """The encoder's plan, worked out once per (message, version), as the decoder's is."""
+
+    def __init__(self, message: Spec, version: int) -> None:
+        self.spec = message
         self.version = version
-        self.out = bytearray()
 
-    def flexible(self, field: Field | None = None) -> bool:
-        if field is not None and field.flexible is not None:
-            return self.version in field.flexible
-        return self.version in self.spec.flexible
+    def length(self, field: Field, *, wide: bool) -> Callable[[bytearray, int | None], None]:
+        """A length or count: compact (n + 1) in flexible versions, else int32 or int16."""
+        if self.version in (field.flexible or self.spec.flexible):
 
-    def length(self, n: int | None, *, field: Field, wide: bool) -> None:
-        if self.flexible(field):
-            self.out += _varint(0 if n is None else n + 1)
-        elif wide:
-            self.out += _FIXED["int32"].pack(-1 if n is None else n)
-        else:
-            self.out += _FIXED["int16"].pack(-1 if n is None else n)
+            def compact(out: bytearray, n: int | None) -> None:
+                out += _varint(0 if n is None else n + 1)
 
-    def value(self, field: Field, kind: str, value: Any, *, element: bool = False) -> None:
-        if kind.startswith("[]"):
-            if value is None:
-                self.null_check(field)
-                self.length(None, field=field, wide=True)
-                return
-            self.length(len(value), field=field, wide=True)
-            for item in value:
-                self.value(field, kind[2:], item, element=True)
-        elif kind in _FIXED:
-            self.out += _FIXED[kind].pack(value)
-        elif kind == "string":
-            if value is None:
-                self.null_check(field)
-                self.length(None, field=field, wide=False)
-                return
-            data = value.encode("utf-8")
-            self.length(len(data), field=field, wide=False)
-            self.out += data
-        elif kind in {"bytes", "records"}:
-            if value is None:
-                self.null_check(field)
-                self.length(None, field=field, wide=True)
-                return
-            self.length(len(value), field=field, wide=True)
-            self.out += value
-        elif kind == "uuid":
-            self.out += (value or uuid.UUID(int=0)).bytes
-        else:
-            children = self.spec.structs.get(kind, field.fields)
-            if not element and self.version in field.nullable:
-                self.out += _FIXED["int8"].pack(-1 if value is None else 1)
-                if value is None:
-                    return
-            elif value is None:
-                raise ProtocolError(f"{self.spec.name}: {field.name} may not be null")
-            self.struct(children, value)
+            return compact
+        pack = (_FIXED["int32"] if wide else _FIXED["int16"]).pack
 
-    def null_check(self, field: Field) -> None:
+        def fixed(out: bytearray, n: int | None) -> None:
+            out += pack(-1 if n is None else n)
+
+        return fixed
+
+    def null(self, field: Field) -> None:
         if self.version not in field.nullable:
             raise ProtocolError(f"{self.spec.name} v{self.version}: {field.name} may not be null")
 
-    def struct(self, fields: tuple[Field, ...], values: dict[str, Any]) -> None:
-        tagged: list[tuple[int, bytes]] = []
+    def value(self, field: Field, kind: str, *, element: bool = False) -> _Write:
+        if kind.startswith("[]"):
+            count = self.length(field, wide=True)
+            item = self.value(field, kind[2:], element=True)
+
+            def array(out: bytearray, value: Any) -> None:
+                if value is None:
+                    self.null(field)
+                    count(out, None)
+                    return
+                count(out, len(value))
+                for one in value:
+                    item(out, one)
+
+            return array
+        if kind in _FIXED:
+            pack = _FIXED[kind].pack
+
+            def fixed(out: bytearray, value: Any) -> None:
+                out += pack(value)
+
+            return fixed
+        if kind in {"string", "bytes", "records"}:
+            length = self.length(field, wide=kind != "string")
+            text = kind == "string"
+
+            def sized(out: bytearray, value: Any) -> None:
+                if value is None:
+                    self.null(field)
+                    length(out, None)
+                    return
+                data = value.encode("utf-8") if text else value
+                length(out, len(data))
+                out += data
+
+            return sized
+        if kind == "uuid":
+
+            def write_uuid(out: bytearray, value: Any) -> None:
+                out += (value or uuid.UUID(int=0)).bytes
+
+            return write_uuid
+        inner = self.struct(self.spec.structs.get(kind, field.fields))
+        if element or self.version not in field.nullable:
+
+            def required(out: bytearray, value: Any) -> None:
+                if value is None:
+                    raise ProtocolError(f"{self.spec.name}: {field.name} may not be null")
+                inner(out, value)
+
+            return required
+        marker = _FIXED["int8"].pack
+
+        def nullable(out: bytearray, value: Any) -> None:
+            out += marker(-1 if value is None else 1)
+            if value is not None:
+                inner(out, value)
+
+        return nullable
+
+    def struct(self, fields: tuple[Field, ...]) -> _Write:
+        version = self.version
+        steps: list[tuple[str, Any, _Write]] = []
+        tagged: list[tuple[int, str, Any, _Write]] = []
         for field in fields:
-            if self.version not in field.versions:
+            if version not in field.versions:
                 continue
-            value = values.get(field.name, _default(field))
-            if field.tag is not None and self.version in field.tagged:
-                if value == _default(field):
-                    continue  # a tagged field at its default is left out
-                inner = _Writer(self.spec, self.version)
-                inner.value(field, field.type, value)
-                tagged.append((field.tag, bytes(inner.out)))
-                continue
-            self.value(field, field.type, value)
-        if self.flexible():
-            self.out += _varint(len(tagged))
-            for tag, data in sorted(tagged):
-                self.out += _varint(tag) + _varint(len(data)) + data
+            write = self.value(field, field.type)
+            if field.tag is not None and version in field.tagged:
+                tagged.append((field.tag, field.name, _default(field), write))
+            else:
+                steps.append((field.name, _default(field), write))
+        tagged.sort(key=lambda t: t[0])
+        flexible = version in self.spec.flexible
+
+        def write_struct(out: bytearray, values: dict[str, Any]) -> None:
+            get = values.get
+            for name, default, write in steps:
+                write(out, get(name, default))
+            if not flexible:
+                return
+            present = []
+            for tag, name, default, write in tagged:
+                value = get(name, default)
+                if value != default:  # a tagged field at its default is left out
+                    inner = bytearray()
+                    write(inner, value)
+                    present.append((tag, inner))
+            out += _varint(len(present))
+            for tag, inner in present:
+                out += _varint(tag) + _varint(len(inner)) + inner
+
+        return write_struct
+
+
+@cache
+def _encoder(name: str, version: int) -> _Write:
+    message = spec(name)
+    return _EncodeCompiler(message, version).struct(message.fields)
 
 
 # The decoder is compiled: each (message, version) becomes nested closures over
@@ -303,6 +357,9 @@ class _Compiler:
         if flexible:
 
             def compact(data: bytes, pos: int) -> tuple[int, int]:
+                byte = data[pos]
+                if byte < 0x80:  # nearly every length: one byte, no call
+                    return byte - 1, pos + 1
                 n, pos = _uvarint(data, pos)
                 return n - 1, pos
 
@@ -349,11 +406,12 @@ class _Compiler:
         if kind in {"string", "bytes", "records"}:
             length = self.length(field, wide=kind != "string")
             text = kind == "string"
+            empty = "" if text else b""
 
             def sized(data: bytes, pos: int) -> tuple[Any, int]:
                 n, pos = length(data, pos)
-                if n < 0:
-                    return None, pos
+                if n <= 0:  # null, or the empty metadata string of most commits
+                    return (None if n < 0 else empty), pos
                 end = pos + n
                 if end > len(data):
                     raise _Short
@@ -434,6 +492,8 @@ class _Compiler:
                     values, pos = read(data, pos)
                     out.update(zip(names, values, strict=True))
             if flexible:
+                if data[pos] == 0:  # no tagged fields: the common case, no call
+                    return out, pos + 1
                 tags, pos = _uvarint(data, pos)
                 for _ in range(tags):
                     tag, pos = _uvarint(data, pos)
@@ -460,9 +520,9 @@ def encode(name: str, version: int, values: dict[str, Any]) -> bytes:
     message = spec(name)
     if version not in message.valid:
         raise ProtocolError(f"{message.name} has no version {version}")
-    writer = _Writer(message, version)
-    writer.struct(message.fields, values)
-    return bytes(writer.out)
+    out = bytearray()
+    _encoder(name, version)(out, values)
+    return bytes(out)
 
 
 def decode(name: str, version: int, data: bytes, pos: int = 0) -> tuple[dict[str, Any], int]:
