@@ -380,3 +380,25 @@ def test_a_wide_group_page_reads_only_the_partitions_it_shows(
     page = logged_in.get(f"/clusters/local/topics/{topic}/?page=2").content.decode()
     assert "page 2 of 2" in page and page.count("<tr>") < 80  # 50 partition rows, not 250
     assert len(logged_in.get(f"/api/clusters/local/topics/{topic}/").json()["partitions"]) == 250
+
+
+def test_a_wide_topic_reads_every_commit_and_answers_the_same(
+    scenario: Scenario, monkeypatch
+) -> None:
+    # Past TOPIC_FILTER_PARTITIONS_MAX partitions the topic page reads whole groups'
+    # commits (the broker answers each partition asked for): both ways, one answer.
+    from dashboard.kafka.groups import lag
+
+    def rows() -> dict[str, tuple[int, int, int, tuple[str, ...]]]:
+        found = lag.topic_groups(cluster="local", topic=scenario.topic_a)
+        return {
+            g.group: (g.total_lag, g.partitions, g.partitions_without_commit, g.topics)
+            for g in found
+        }
+
+    filtered = rows()
+    monkeypatch.setattr(lag, "TOPIC_FILTER_PARTITIONS_MAX", 1)
+    assert rows() == filtered
+    assert filtered[scenario.partial] == (12 - 5, 1, 0, (scenario.topic_a,))
+    assert filtered[scenario.active][0] == 0
+    assert scenario.stopped not in filtered
