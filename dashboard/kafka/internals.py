@@ -6,11 +6,12 @@ and each partition's eligible leader replicas (DescribeTopicPartitions, as `kafk
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard.kafka.client.brokers import BrokerNode, answer, brokers_all, check, send
+from dashboard.kafka.client.failures import UNKNOWN_TOPIC_OR_PARTITION
 
 METADATA_TOPIC = "__cluster_metadata"
 # metadata.version's levels by their release names, as kafka-features prints them (from
@@ -232,14 +233,20 @@ class EligibleLeaders:
 
 
 def _partitions_described(
-    cluster: str, node: BrokerNode, topic: str | None
+    cluster: str,
+    node: BrokerNode,
+    topic: str | None,
+    *,
+    topics: Sequence[str] | None = None,
+    unknown_skipped: bool = False,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     # DescribeTopicPartitions answers 2000 partitions a time and a cursor to go on from;
     # no topic named asks for every topic.
+    named = [topic] if topic is not None else list(topics or ())
     cursor: dict[str, Any] | None = None
     while True:
         values = {
-            "Topics": [] if topic is None else [{"Name": topic}],
+            "Topics": [{"Name": t} for t in named],
             "ResponsePartitionLimit": 2000,
             "Cursor": cursor,
         }
@@ -248,12 +255,28 @@ def _partitions_described(
             cluster=cluster,
         )
         for t in got["Topics"]:
+            if unknown_skipped and t["ErrorCode"] == UNKNOWN_TOPIC_OR_PARTITION:
+                continue
             check(t["ErrorCode"], None, cluster=cluster)
             for p in t["Partitions"]:
                 yield t["Name"], p
         cursor = got.get("NextCursor")
-        if not cursor or (topic is not None and cursor.get("TopicName") != topic):
+        if not cursor or (named and cursor.get("TopicName") not in named):
             return
+
+
+def partitions_of(*, cluster: str, topics: Iterable[str]) -> dict[str, tuple[int, ...]]:
+    """The partition ids of the topics named, from DescribeTopicPartitions (Kafka 3.8+):
+    a page about a few topics need not read all 9,000 topics' metadata (0.6 s,
+    bench/big.py). A topic Kafka does not know is left out. Unsupported before 3.8."""
+    named = sorted(set(topics))
+    if not named:
+        return {}
+    node = brokers_all(cluster=cluster)[0]
+    found: dict[str, list[int]] = {}
+    for name, p in _partitions_described(cluster, node, None, topics=named, unknown_skipped=True):
+        found.setdefault(name, []).append(p["PartitionIndex"])
+    return {name: tuple(sorted(ids)) for name, ids in found.items()}
 
 
 def _elr(p: dict[str, Any]) -> EligibleLeaders:

@@ -169,8 +169,21 @@ def offsets_fast(
     (~13 us each, bench/big.py); this decodes the answers in one pass. Partitions with an
     error or no known leader are left to the caller (librdkafka's path), so a moved
     leader or a deleted topic is answered exactly as before."""
+    asks = {stamp: (stamp, read_committed) for stamp in timestamps}
+    return offsets_asked(cluster=cluster, keys=keys, asks=asks, metadata=metadata)
+
+
+def offsets_asked(
+    *,
+    cluster: str,
+    keys: Iterable[tuple[str, int]],
+    asks: dict[Any, tuple[int, bool]],
+    metadata: Any | None = None,
+) -> tuple[dict[tuple[Any, tuple[str, int]], int], set[tuple[str, int]]]:
+    """offsets_fast for several (timestamp, read_committed) asks at once, all requests in
+    flight together; ((label, key) -> offset, the keys some ask could not answer)."""
     wanted = list(dict.fromkeys(keys))
-    if not wanted:
+    if not wanted or not asks:
         return {}, set()
     meta = metadata or metadata_recent(cluster=cluster, topics={t for t, _ in wanted})
     nodes = {
@@ -179,10 +192,11 @@ def offsets_fast(
     }
     by_leader: dict[int, dict[str, list[int]]] = {}
     left: set[tuple[str, int]] = set()
+    topics_meta = meta.topics
     for topic, partition in wanted:
-        info = meta.topics.get(topic)
+        info = topics_meta.get(topic)
         part = info.partitions.get(partition) if info is not None and info.error is None else None
-        leader = int(part.leader) if part is not None else -1
+        leader = part.leader if part is not None else -1
         if leader not in nodes:
             left.add((topic, partition))
             continue
@@ -194,11 +208,11 @@ def offsets_fast(
             chunk: dict[str, list[int]] = {}
             for t, p in flat[start : start + PROTOCOL_CHUNK]:
                 chunk.setdefault(t, []).append(p)
-            for stamp in timestamps:
-                values = {
-                    "ReplicaId": -1,
-                    "IsolationLevel": 1 if read_committed else 0,
-                    "Topics": [
+            # One Topics list a timestamp, shared by the asks that differ in isolation only.
+            listed: dict[int, list[dict[str, Any]]] = {}
+            for label, (stamp, committed) in asks.items():
+                if stamp not in listed:
+                    listed[stamp] = [
                         {
                             "Name": t,
                             "Partitions": [
@@ -207,31 +221,35 @@ def offsets_fast(
                             ],
                         }
                         for t, ps in chunk.items()
-                    ],
+                    ]
+                values = {
+                    "ReplicaId": -1,
+                    "IsolationLevel": 1 if committed else 0,
+                    "Topics": listed[stamp],
                     "TimeoutMs": 0,
                 }
                 future = send(
                     cluster=cluster, node=nodes[leader], name="ListOffsets", values=values
                 )
-                sent.append((stamp, chunk, future))
-    found: dict[tuple[int, tuple[str, int]], int] = {}
-    for stamp, chunk, future in sent:
+                sent.append((label, chunk, future))
+    found: dict[tuple[Any, tuple[str, int]], int] = {}
+    for label, chunk, future in sent:
         try:
             body = answer(future, cluster=cluster)
         except (InvalidRequest, Unsupported):
             left.update((t, p) for t, ps in chunk.items() for p in ps)
             continue
         for t in body["Topics"]:
+            name = t["Name"]
             for p in t["Partitions"]:
-                key = (t["Name"], p["PartitionIndex"])
                 if p["ErrorCode"] == 0:
-                    found[(stamp, key)] = p["Offset"]
+                    found[(label, (name, p["PartitionIndex"]))] = p["Offset"]
                 else:
-                    left.add(key)
-    # A key answered for one timestamp but not another goes the other way whole.
-    stamps = list(timestamps)
+                    left.add((name, p["PartitionIndex"]))
+    # A key answered for one ask but not another goes the other way whole.
+    labels = list(asks)
     for key in wanted:
-        if key not in left and any((s, key) not in found for s in stamps):
+        if key not in left and any((label, key) not in found for label in labels):
             left.add(key)
     return found, left
 

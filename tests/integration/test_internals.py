@@ -109,3 +109,13 @@ def test_features_quorum_brokers_and_log_dirs_equal_kafkas_tools(
     log_dirs_match(ours, bootstrap, topic)
     page = operator.get("/clusters/local/internals/").content.decode()
     assert theirs["metadata.version"][2] in page and 'id="log-dirs"' in page
+
+
+def test_partitions_of_names_each_topics_partitions_and_leaves_out_unknown_ones(
+    kafka_broker, make_topic
+) -> None:
+    from dashboard.kafka.internals import partitions_of
+
+    three, one = make_topic("three", partitions=3), make_topic("one", partitions=1)
+    found = partitions_of(cluster="local", topics=[three, one, "no-such-topic-here"])
+    assert found == {three: (0, 1, 2), one: (0,)}

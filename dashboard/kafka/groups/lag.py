@@ -35,7 +35,14 @@ from dashboard.kafka.groups.read import (
 )
 from dashboard.kafka.groups.share import ShareGroup, share_group
 from dashboard.kafka.groups.streams import StreamsDescription
-from dashboard.kafka.topics import metadata_topic, metadata_topics, offsets_fast, offsets_send
+from dashboard.kafka.internals import partitions_of
+from dashboard.kafka.protocol.wire import Unsupported
+from dashboard.kafka.topics import (
+    metadata_topic,
+    metadata_topics,
+    offsets_asked,
+    offsets_send,
+)
 from dashboard.kafka.transactions import COUNT_MAX_PARTITION, COUNT_MAX_TOTAL, readable_count
 
 # States in which the group's members hold no settled assignment.
@@ -131,25 +138,48 @@ def offsets_known(
 ) -> dict[tuple[str, int], int | None]:
     """Offsets by spec; None for a partition Kafka no longer knows (e.g. a deleted topic).
     metadata: the leaders to ask (else the last metadata read, if recent)."""
-    out: dict[tuple[str, int], int | None] = {}
-    left: Iterable[tuple[str, int]] = keys
-    stamp = {"EarliestSpec": -2, "LatestSpec": -1}.get(type(spec).__name__)
-    if stamp is not None:
-        # Our own ListOffsets, a request a leader; what it cannot answer goes librdkafka's way.
-        found, left = offsets_fast(
+    return offsets_known_many(
+        cluster=cluster, keys=keys, asks={0: (spec, read_committed)}, metadata=metadata
+    )[0]
+
+
+def offsets_known_many(
+    *,
+    cluster: str,
+    keys: Iterable[tuple[str, int]],
+    asks: dict[Any, tuple[OffsetSpec, bool]],
+    metadata: Any | None = None,
+) -> dict[Any, dict[tuple[str, int], int | None]]:
+    """offsets_known for several (spec, read_committed) asks of the same keys, sent together
+    (a group page's ends, starts and last stable offsets were three rounds one after another)."""
+    keys = list(keys)
+    out: dict[Any, dict[tuple[str, int], int | None]] = {label: {} for label in asks}
+    stamps = {"EarliestSpec": -2, "LatestSpec": -1}
+    fast = {
+        label: (stamps[type(spec).__name__], committed)
+        for label, (spec, committed) in asks.items()
+        if type(spec).__name__ in stamps
+    }
+    # Our own ListOffsets, a request a leader; what it cannot answer goes librdkafka's way.
+    found, left = offsets_asked(cluster=cluster, keys=keys, asks=fast, metadata=metadata)
+    for (label, key), offset in found.items():
+        if key not in left:
+            out[label][key] = offset
+    sent = {
+        label: offsets_send(
             cluster=cluster,
-            keys=keys,
-            timestamps=(stamp,),
-            read_committed=read_committed,
-            metadata=metadata,
+            keys=keys if label not in fast else left,
+            spec=spec,
+            read_committed=committed,
         )
-        out.update({key: offset for (_, key), offset in found.items()})
-    sent = offsets_send(cluster=cluster, keys=left, spec=spec, read_committed=read_committed)
-    for key, future in sent.items():
-        try:
-            out[key] = wait(future, cluster=cluster).offset
-        except InvalidRequest:
-            out[key] = None
+        for label, (spec, committed) in asks.items()
+    }
+    for label, futures in sent.items():
+        for key, future in futures.items():
+            try:
+                out[label][key] = wait(future, cluster=cluster).offset
+            except InvalidRequest:
+                out[label][key] = None
     return out
 
 
@@ -266,6 +296,17 @@ def _readable(
     return readable_count(cluster=cluster, ranges=ranges)
 
 
+def _partitions_of(cluster: str, names: set[str]) -> dict[str, tuple[int, ...]]:
+    # The group's topics alone; a cluster before Kafka 3.8 is read whole.
+    if not names:
+        return {}
+    try:
+        return partitions_of(cluster=cluster, topics=names)
+    except (Unsupported, InvalidRequest):
+        meta = metadata_topics(cluster=cluster)
+        return {n: tuple(meta[n].partitions) for n in names if n in meta and meta[n].error is None}
+
+
 def group_detail(*, cluster: str, group: str) -> Group | ShareGroup:
     """One group: members, partition->member map, offsets and lag (a ShareGroup for share)."""
     if not group or len(group) > 1000:
@@ -290,16 +331,18 @@ def group_detail(*, cluster: str, group: str) -> Group | ShareGroup:
     # committed offset shows as such (it starts at auto.offset.reset when consumed).
     topic_names = {t for t, _ in raw.committed} | {t for t, _ in owners}
     keys: set[tuple[str, int]] = set(raw.committed) | set(owners)
-    if topic_names:
-        meta = metadata_topics(cluster=cluster)
-        for name in topic_names:
-            if name in meta and meta[name].error is None:
-                keys.update((name, p) for p in meta[name].partitions)
-    ends = offsets_known(cluster=cluster, keys=keys, spec=OffsetSpec.latest())
-    starts = offsets_known(cluster=cluster, keys=keys, spec=OffsetSpec.earliest())
-    stable = offsets_known(
-        cluster=cluster, keys=keys, spec=OffsetSpec.latest(), read_committed=True
+    for name, ids in _partitions_of(cluster, topic_names).items():
+        keys.update((name, p) for p in ids)
+    offsets = offsets_known_many(
+        cluster=cluster,
+        keys=keys,
+        asks={
+            "end": (OffsetSpec.latest(), False),
+            "start": (OffsetSpec.earliest(), False),
+            "stable": (OffsetSpec.latest(), True),
+        },
     )
+    ends, starts, stable = offsets["end"], offsets["start"], offsets["stable"]
     readable = _readable(cluster, raw.committed, starts, stable)
     partitions = []
     for key in sorted(keys):
