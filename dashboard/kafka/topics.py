@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +18,7 @@ from dashboard.kafka.client.clients import admin_client, call, request_timeout, 
 from dashboard.kafka.client.failures import UNKNOWN_TOPIC_OR_PARTITION
 from dashboard.kafka.errors import InvalidRequest, TopicNotFound
 from dashboard.kafka.internals import Tiering, eligible_leaders, tiering
+from dashboard.kafka.protocol.listoffsets import ListOffsetsAsk
 from dashboard.kafka.protocol.wire import Unsupported
 
 # Kafka's rule for topic names (org.apache.kafka.common.internals.Topic).
@@ -155,6 +156,24 @@ def offsets_send(
 PROTOCOL_CHUNK = 5000
 
 
+def _chunks(topics: dict[str, list[int]], size: int) -> Iterator[list[tuple[str, list[int]]]]:
+    """(topic, partitions) lists of at most `size` partitions, a topic split where needed."""
+    chunk: list[tuple[str, list[int]]] = []
+    room = size
+    for topic, partitions in topics.items():
+        start = 0
+        while start < len(partitions):
+            part = partitions[start : start + room]
+            chunk.append((topic, part))
+            start += len(part)
+            room -= len(part)
+            if room == 0:
+                yield chunk
+                chunk, room = [], size
+    if chunk:
+        yield chunk
+
+
 def offsets_fast(
     *,
     cluster: str,
@@ -203,49 +222,24 @@ def offsets_asked(
         by_leader.setdefault(leader, {}).setdefault(topic, []).append(partition)
     sent = []
     for leader, topics in by_leader.items():
-        flat = [(t, p) for t, ps in topics.items() for p in ps]
-        for start in range(0, len(flat), PROTOCOL_CHUNK):
-            chunk: dict[str, list[int]] = {}
-            for t, p in flat[start : start + PROTOCOL_CHUNK]:
-                chunk.setdefault(t, []).append(p)
-            # One Topics list a timestamp, shared by the asks that differ in isolation only.
-            listed: dict[int, list[dict[str, Any]]] = {}
+        for chunk in _chunks(topics, PROTOCOL_CHUNK):
             for label, (stamp, committed) in asks.items():
-                if stamp not in listed:
-                    listed[stamp] = [
-                        {
-                            "Name": t,
-                            "Partitions": [
-                                {"PartitionIndex": p, "CurrentLeaderEpoch": -1, "Timestamp": stamp}
-                                for p in ps
-                            ],
-                        }
-                        for t, ps in chunk.items()
-                    ]
-                values = {
-                    "ReplicaId": -1,
-                    "IsolationLevel": 1 if committed else 0,
-                    "Topics": listed[stamp],
-                    "TimeoutMs": 0,
-                }
-                future = send(
-                    cluster=cluster, node=nodes[leader], name="ListOffsets", values=values
-                )
+                ask = ListOffsetsAsk(chunk, timestamp=stamp, read_committed=committed)
+                future = send(cluster=cluster, node=nodes[leader], name=ask.name, values=ask)
                 sent.append((label, chunk, future))
     found: dict[tuple[Any, tuple[str, int]], int] = {}
     for label, chunk, future in sent:
         try:
-            body = answer(future, cluster=cluster)
+            rows: list[tuple[str, int, int, int]] = answer(future, cluster=cluster)
         except (InvalidRequest, Unsupported):
-            left.update((t, p) for t, ps in chunk.items() for p in ps)
+            # A broker older than ListOffsets v6 (Kafka 2.5): librdkafka's way.
+            left.update((t, p) for t, ps in chunk for p in ps)
             continue
-        for t in body["Topics"]:
-            name = t["Name"]
-            for p in t["Partitions"]:
-                if p["ErrorCode"] == 0:
-                    found[(label, (name, p["PartitionIndex"]))] = p["Offset"]
-                else:
-                    left.add((name, p["PartitionIndex"]))
+        for name, partition, error, offset in rows:
+            if error == 0:
+                found[(label, (name, partition))] = offset
+            else:
+                left.add((name, partition))
     # A key answered for one ask but not another goes the other way whole.
     labels = list(asks)
     for key in wanted:

@@ -26,7 +26,7 @@ from dashboard.kafka.client.failures import ERROR_NAMES, TRANSIENT_CODES
 from dashboard.kafka.errors import InvalidRequest
 from dashboard.kafka.protocol.messages import ProtocolError
 from dashboard.kafka.protocol.pool import request_send
-from dashboard.kafka.protocol.wire import BrokerError, Unsupported
+from dashboard.kafka.protocol.wire import BrokerError, Codec, Unsupported
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def send(
     cluster: str,
     node: BrokerNode,
     name: str,
-    values: dict[str, Any],
+    values: dict[str, Any] | Codec,
     high: int | None = None,
 ) -> Future[Any]:
     """Send one of our requests to a broker of the cluster; the future holds the answer."""
@@ -93,11 +93,11 @@ def send(
     )
 
 
-def answer(future: Future[Any], *, cluster: str) -> dict[str, Any]:
-    """Wait for one of our requests; a broker that does not answer is ClusterUnavailable."""
+def answer(future: Future[Any], *, cluster: str) -> Any:
+    """Wait for one of our requests (its decoded answer: a dict, or what its Codec reads);
+    a broker that does not answer is ClusterUnavailable."""
     try:
-        result: dict[str, Any] = future.result(timeout=request_timeout() + 0.5)
-        return result
+        return future.result(timeout=request_timeout() + 0.5)
     except Unsupported:
         raise
     except (OSError, TimeoutError, ConnectionError) as exc:

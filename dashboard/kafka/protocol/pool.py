@@ -6,7 +6,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from dashboard.kafka.protocol.wire import Connection
+from dashboard.kafka.protocol.wire import Codec, Connection
 
 # Blocking sockets, so a few threads keep requests to different brokers in flight
 # together; requests to one broker share its connection one after the other.
@@ -45,11 +45,11 @@ def _run(  # noqa: PLR0917 - the executor passes positional arguments
     port: int,
     settings: dict[str, str],
     name: str,
-    values: dict[str, Any],
+    values: dict[str, Any] | Codec,
     timeout: float,
     low: int | None,
     high: int | None,
-) -> dict[str, Any]:
+) -> Any:
     connection = None
     try:
         connection = _connection(
@@ -69,11 +69,11 @@ def request_send(
     port: int,
     settings: dict[str, str],
     name: str,
-    values: dict[str, Any],
+    values: dict[str, Any] | Codec,
     timeout: float,
     low: int | None = None,
     high: int | None = None,
-) -> Future[dict[str, Any]]:
+) -> Future[Any]:
     """Send one request to a broker in the background; the future holds the decoded answer."""
     return _executor.submit(_run, cluster, host, port, settings, name, values, timeout, low, high)
 

@@ -19,7 +19,7 @@ import struct
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from dashboard.kafka.protocol.messages import (
     ProtocolError,
@@ -33,6 +33,19 @@ from dashboard.kafka.protocol.messages import (
 CLIENT_ID = "kafkaview-protocol"
 _SIZE = struct.Struct(">i")
 _MAX_RESPONSE = 64 * 1024 * 1024
+
+
+class Codec(Protocol):
+    """A request that writes its own body and reads its own answer (a hot path's fast
+    codec, e.g. listoffsets.ListOffsetsAsk), in versions low-high."""
+
+    name: str
+    low: int
+    high: int
+
+    def encode(self, version: int) -> bytes: ...
+
+    def decode(self, version: int, data: bytes, pos: int) -> Any: ...
 
 
 class Unsupported(ProtocolError):
@@ -158,7 +171,9 @@ class Connection:
             chunks += chunk
         return bytes(chunks)
 
-    def _exchange(self, name: str, version: int, values: dict[str, Any], deadline: float) -> Any:
+    def _exchange(
+        self, name: str, version: int, values: dict[str, Any] | Codec, deadline: float
+    ) -> Any:
         correlation = next(self._ids)
         api_key = spec(f"{name}Request").api_key
         header = encode(
@@ -171,7 +186,12 @@ class Connection:
                 "ClientId": CLIENT_ID,
             },
         )
-        body = header + encode(f"{name}Request", version, values)
+        raw = (
+            encode(f"{name}Request", version, values)
+            if isinstance(values, dict)
+            else values.encode(version)
+        )
+        body = header + raw
         self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
         self.sock.sendall(_SIZE.pack(len(body)) + body)
         (size,) = _SIZE.unpack(self._recv(4, deadline))
@@ -183,6 +203,8 @@ class Connection:
         )
         if head["CorrelationId"] != correlation:
             raise ProtocolError("a response arrived for another request")
+        if not isinstance(values, dict):
+            return values.decode(version, data, pos)
         response, _ = decode(f"{name}Response", version, data, pos)
         return response
 
@@ -243,15 +265,17 @@ class Connection:
     def request(
         self,
         name: str,
-        values: dict[str, Any],
+        values: dict[str, Any] | Codec,
         *,
         timeout: float,
         low: int | None = None,
         high: int | None = None,
-    ) -> dict[str, Any]:
+    ) -> Any:
         """Send one request (newest common version) and return the decoded response."""
+        if not isinstance(values, dict):
+            low = values.low if low is None else max(low, values.low)
+            high = values.high if high is None else min(high, values.high)
         with self.lock:
-            result: dict[str, Any] = self._exchange(
+            return self._exchange(
                 name, self.version(name, low=low, high=high), values, time.monotonic() + timeout
             )
-            return result
