@@ -18,7 +18,7 @@ from dashboard.kafka.client.clients import admin_client, call, request_timeout, 
 from dashboard.kafka.client.failures import UNKNOWN_TOPIC_OR_PARTITION
 from dashboard.kafka.errors import InvalidRequest, TopicNotFound
 from dashboard.kafka.internals import Tiering, eligible_leaders, tiering
-from dashboard.kafka.protocol.listoffsets import ListOffsetsAsk
+from dashboard.kafka.protocol.fast import ListOffsetsAsk
 from dashboard.kafka.protocol.wire import Unsupported
 
 # Kafka's rule for topic names (org.apache.kafka.common.internals.Topic).

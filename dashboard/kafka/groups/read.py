@@ -36,6 +36,7 @@ from dashboard.kafka.groups.consumer import (
 from dashboard.kafka.groups.listing import Listed, groups_every
 from dashboard.kafka.groups.share import ShareDescription, share_parse, share_send
 from dashboard.kafka.groups.streams import StreamsDescription, streams_parse, streams_send
+from dashboard.kafka.protocol.fast import OffsetFetchAsk
 from dashboard.kafka.protocol.wire import Unsupported
 
 
@@ -105,9 +106,9 @@ def _result_or_error(future: Any, *, cluster: str) -> tuple[Any | None, str | No
 
 
 # OffsetFetch v8+ takes many groups: one request per coordinator (and this many groups)
-# instead of one per group. v10 names topics by id; v8-9 by name, as we have them.
+# instead of one per group. v10 names topics by id; v8-9 (OffsetFetchAsk) by name, as we
+# have them.
 FETCH_GROUPS_PER_REQUEST = 500
-OFFSET_FETCH_HIGH = 9
 
 
 class FetchPart:
@@ -142,11 +143,7 @@ def committed_send(
     raises as librdkafka does.
     partitions: only these topics' partitions (by topic), not every commit of the group.
     """
-    wanted = (
-        None
-        if partitions is None
-        else [{"Name": t, "PartitionIndexes": list(ps)} for t, ps in partitions.items()]
-    )
+    wanted = None if partitions is None else list(partitions.items())
     coordinators = coordinators or {}
     out: dict[str, Any] = {}
     batched: dict[BrokerNode, list[str]] = defaultdict(list)
@@ -161,16 +158,8 @@ def committed_send(
             chunk = ids[start : start + FETCH_GROUPS_PER_REQUEST]
             batch: Future[dict[str, Any]] = Future()
             out.update((g, FetchPart(batch, g)) for g in chunk)
-            sent = send(
-                cluster=cluster,
-                node=node,
-                name="OffsetFetch",
-                values={
-                    "Groups": [{"GroupId": g, "Topics": wanted} for g in chunk],
-                    "RequireStable": False,
-                },
-                high=OFFSET_FETCH_HIGH,
-            )
+            ask = OffsetFetchAsk(chunk, topics=wanted)
+            sent = send(cluster=cluster, node=node, name=ask.name, values=ask)
             sent.add_done_callback(partial(_batch_done, cluster, chunk, partitions, batch))
     return out
 
@@ -217,23 +206,18 @@ def _fetched(
         return {g: _fetch_one(cluster=cluster, group=g, partitions=partitions) for g in groups}
     except BaseException as exc:  # no answer: every group of the batch waits no longer
         return {g: TimeoutError(str(exc) or "no answer in time") for g in groups}
-    answered = {g["GroupId"]: g for g in answer["Groups"]}
+    # A partition's error, or -1, is no commit (OffsetFetchAsk leaves it out), as
+    # librdkafka's parse has it.
+    answered = {g: (code, commits) for g, code, commits in answer}
     out: dict[str, Any] = {}
     for g in groups:
-        part = answered.get(g)
-        code = part["ErrorCode"] if part is not None else 16
-        if part is None or code in COORDINATOR_MOVING:
+        code, commits = answered.get(g, (16, {}))  # not answered: as NOT_COORDINATOR
+        if code in COORDINATOR_MOVING:
             out[g] = _fetch_one(cluster=cluster, group=g, partitions=partitions)
         elif code != 0:
             out[g] = KafkaException(KafkaError(code))
         else:
-            # A partition's error, or -1, is no commit: as librdkafka's parse has it.
-            out[g] = {
-                (t["Name"], p["PartitionIndex"]): p["CommittedOffset"]
-                for t in part["Topics"]
-                for p in t["Partitions"]
-                if p["ErrorCode"] == 0 and p["CommittedOffset"] >= 0
-            }
+            out[g] = commits
     return out
 
 

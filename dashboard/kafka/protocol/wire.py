@@ -37,7 +37,7 @@ _MAX_RESPONSE = 64 * 1024 * 1024
 
 class Codec(Protocol):
     """A request that writes its own body and reads its own answer (a hot path's fast
-    codec, e.g. listoffsets.ListOffsetsAsk), in versions low-high."""
+    codec, e.g. fast.ListOffsetsAsk), in versions low-high."""
 
     name: str
     low: int

@@ -1,10 +1,11 @@
-"""ListOffsetsAsk writes the generic codec's bytes and reads what it reads: no broker."""
+"""ListOffsetsAsk and OffsetFetchAsk write the generic codec's bytes and read what it
+reads: no broker."""
 
 from __future__ import annotations
 
 import pytest
 
-from dashboard.kafka.protocol.listoffsets import HIGH, LOW, ListOffsetsAsk
+from dashboard.kafka.protocol.fast import HIGH, LOW, ListOffsetsAsk, OffsetFetchAsk
 from dashboard.kafka.protocol.messages import ProtocolError, decode, encode, spec
 from dashboard.kafka.topics import _chunks
 
@@ -123,3 +124,73 @@ def test_chunks_split_a_wide_topic_and_keep_every_partition_once() -> None:
     assert chunks[0] == [("a", [0, 1, 2]), ("b", [0])]
     flat = [(t, p) for c in chunks for t, ps in c for p in ps]
     assert flat == [(t, p) for t, ps in topics.items() for p in ps]
+
+
+@pytest.mark.parametrize("version", [8, 9])
+@pytest.mark.parametrize("topics", [None, [("orders", [0, 3]), ("zażółć-ü", [1])]])
+def test_offset_fetch_request_bytes_equal_the_generic_encoder(version: int, topics) -> None:
+    ask = OffsetFetchAsk(["g1", "g-ü"], topics=topics)
+    wanted = None if topics is None else [{"Name": t, "PartitionIndexes": ps} for t, ps in topics]
+    values = {
+        "Groups": [{"GroupId": g, "Topics": wanted} for g in ("g1", "g-ü")],
+        "RequireStable": False,
+    }
+    assert ask.encode(version) == encode("OffsetFetchRequest", version, values)
+
+
+def _commits_answer(version: int) -> bytes:
+    def partition(p: int) -> dict:
+        return {
+            "PartitionIndex": p,
+            "CommittedOffset": -1 if p == 1 else p * 1_000_003 + (1 << 40),
+            "CommittedLeaderEpoch": 2,
+            "Metadata": [None, "", "m" * 300][p % 3],
+            "ErrorCode": 3 if p == 4 else 0,
+        }
+
+    groups = [
+        {
+            "GroupId": "g1",
+            "Topics": [
+                {"Name": name, "Partitions": [partition(p) for p in partitions]}
+                for name, partitions in TOPICS
+            ],
+            "ErrorCode": 0,
+        },
+        {"GroupId": "g-moved", "Topics": [], "ErrorCode": 16},
+        {"GroupId": "g-ü", "Topics": [{"Name": "t", "Partitions": []}], "ErrorCode": 0},
+    ]
+    return encode("OffsetFetchResponse", version, {"ThrottleTimeMs": 1, "Groups": groups})
+
+
+@pytest.mark.parametrize("version", [8, 9])
+def test_offset_fetch_answer_reads_as_the_generic_decoder_reads_it(version: int) -> None:
+    data = _commits_answer(version)
+    generic, _ = decode("OffsetFetchResponse", version, data)
+    expected = [
+        (
+            g["GroupId"],
+            g["ErrorCode"],
+            {
+                (t["Name"], p["PartitionIndex"]): p["CommittedOffset"]
+                for t in g["Topics"]
+                for p in t["Partitions"]
+                if p["ErrorCode"] == 0 and p["CommittedOffset"] >= 0
+            },
+        )
+        for g in generic["Groups"]
+    ]
+    got = OffsetFetchAsk.decode(version, data, 0)
+    assert got == expected
+    commits = got[0][2]
+    assert ("orders", 1) not in commits  # -1: nothing committed
+    assert ("x" * 200, 4) not in commits  # a partition's error
+    assert commits[("x" * 200, 5)] == 5 * 1_000_003 + (1 << 40)  # after a long Metadata
+    assert got[1] == ("g-moved", 16, {})
+
+
+def test_every_cut_of_an_offset_fetch_answer_is_a_protocol_error() -> None:
+    data = _commits_answer(9)
+    for cut in range(len(data)):
+        with pytest.raises(ProtocolError):
+            OffsetFetchAsk.decode(9, data[:cut], 0)
