@@ -10,6 +10,8 @@ from confluent_kafka import KafkaError, KafkaException
 
 from dashboard.kafka.errors import ClusterUnavailable
 from dashboard.kafka.groups.read import FetchPart, _fetched, _result_or_error, committed_parse
+from dashboard.kafka.protocol.fast import OffsetFetchAsk
+from dashboard.kafka.protocol.messages import encode
 
 
 def parts(groups: list[str], sent: Future[Any]) -> dict[str, FetchPart]:
@@ -20,8 +22,10 @@ def parts(groups: list[str], sent: Future[Any]) -> dict[str, FetchPart]:
 
 
 def answered(groups: list[dict[str, Any]]) -> Future[Any]:
+    """The broker's answer as bytes on the wire, read as the connection reads it."""
+    data = encode("OffsetFetchResponse", 9, {"ThrottleTimeMs": 0, "Groups": groups})
     sent: Future[Any] = Future()
-    sent.set_result({"ThrottleTimeMs": 0, "Groups": groups})
+    sent.set_result(OffsetFetchAsk.decode(9, data, 0))
     return sent
 
 
